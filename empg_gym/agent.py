@@ -1,0 +1,52 @@
+"""The agent protocol: a batch of histories in, one sampled action each out.
+
+The protocol is batched (one generate call for all live episodes, as vLLM wants) and the agent is
+stateless: the rollout owns the histories. Backends live in :mod:`empg_gym.policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from empg_gym.types import History
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSample:
+    """One sampled response.
+
+    Attributes:
+        text: The raw response text (for an LLM: reasoning plus action tag).
+        action: The env action projected from ``text`` (equal to ``text`` for non-LLM agents).
+        format_valid: Whether ``text`` followed the prompt's format.
+        prompt: The prompt text the model saw.
+        prompt_token_ids: Token ids of the prompt.
+        token_ids: Token ids of the response.
+        logprobs: Per-token log-probs under the sampling policy.
+        entropies: Per-token full-vocabulary entropies of the sampling distribution.
+    """
+
+    text: str
+    action: str = ""
+    format_valid: bool = True
+    prompt: str = ""
+    prompt_token_ids: tuple[int, ...] = ()
+    token_ids: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] = ()
+    entropies: tuple[float, ...] = ()
+
+    @property
+    def entropy(self) -> float | None:
+        """Mean token entropy of this step (EMPG's step entropy), or None."""
+        return sum(self.entropies) / len(self.entropies) if self.entropies else None
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Anything that maps a batch of histories to one action sample each."""
+
+    def act(self, histories: Sequence[History]) -> list[ActionSample]:
+        """Sample one response per history."""
+        ...

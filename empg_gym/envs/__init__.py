@@ -1,0 +1,37 @@
+"""Every ``empg/*`` environment registration, with string entry points (nothing heavy is imported).
+
+After ``import empg_gym``, ``gym.make("empg/<Name>-v0")`` works; without the import,
+``gym.make("empg_gym:empg/<Name>-v0")`` imports this module first. Bump ``-vN`` when an env's reward,
+observation or dynamics change, and keep the old ID registered.
+
+:data:`DATA_STATUS` maps each env ID to a function telling whether its data is available, for
+``empg-gym envs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+
+from empg_gym.envs.base import InvalidAction, TextEnv, Transition
+
+__all__ = ["DATA_STATUS", "ENV_IDS", "InvalidAction", "TextEnv", "Transition"]
+
+#: env id -> callable returning a one-line data status.
+DATA_STATUS: dict[str, Callable[[], str]] = {}
+
+
+def _register(id: str, entry_point: str, *, max_episode_steps: int, status: Callable[[], str] | None = None,
+              **kwargs) -> None:
+    if id in gym.registry:  # re-import (e.g. importlib.reload) must not warn
+        return
+    gym.register(id=id, entry_point=entry_point, max_episode_steps=max_episode_steps, **kwargs)
+    DATA_STATUS[id] = status or (lambda: "built in (no data needed)")
+
+
+# --- toy envs --------------------------------------------------------------------------------------
+_register("empg/GuessNumber-v0", "empg_gym.envs.toy.guess_number:GuessNumberEnv", max_episode_steps=8)
+_register("empg/KeyDoor-v0", "empg_gym.envs.toy.key_door:KeyDoorEnv", max_episode_steps=20)
+
+ENV_IDS: tuple[str, ...] = tuple(DATA_STATUS)

@@ -1,0 +1,195 @@
+"""Records that flow between the rollout, the estimators, the trainer and the evaluator.
+
+- :class:`History` is what an agent sees when it acts: the task, the completed turns, the current
+  observation and the admissible actions. The rollout owns it; agents are stateless.
+- :class:`Turn` is one agent turn: what it saw, the prompt it was given, what it generated (token ids,
+  log-probs, entropies), the action that was parsed from it, and what the env answered.
+- :class:`Trajectory` is one episode of turns; trajectories of the same task played G times share a
+  ``group_id`` (group-based estimators: GRPO, RLOO, GiGPO, EMPG).
+- :class:`StepBatch` flattens trajectories to per-step arrays for the advantage estimators. ``terminated``
+  and ``truncated`` stay apart all the way here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One agent turn.
+
+    Attributes:
+        observation: The observation the agent acted on.
+        admissible_actions: Valid actions at that observation, or None when the set is open.
+        prompt: The prompt text given to the model (chat template applied), if any.
+        response: The raw generated text.
+        prompt_token_ids: Token ids of ``prompt``.
+        token_ids: Token ids of ``response``.
+        logprobs: Per-token log-probs of ``token_ids`` under the sampling policy, if recorded.
+        entropies: Per-token full-vocabulary entropies of the sampling distribution, if recorded.
+        action: The env action parsed from ``response``.
+        format_valid: Whether ``response`` followed the prompt's format (e.g. one ``<action>`` tag).
+        action_valid: The env's verdict (``info["action_valid"]``).
+        reward: The env's reward for this step.
+        terminated: The episode ended in the MDP at this step.
+        truncated: The episode was cut off (time limit) at this step.
+        info: The env's info after the step.
+    """
+
+    observation: str
+    admissible_actions: tuple[str, ...] | None = None
+    prompt: str = ""
+    response: str = ""
+    prompt_token_ids: tuple[int, ...] = ()
+    token_ids: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] = ()
+    entropies: tuple[float, ...] = ()
+    action: str = ""
+    format_valid: bool = True
+    action_valid: bool = True
+    reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def mean_entropy(self) -> float | None:
+        """Mean token entropy of the response (EMPG's step entropy), or None if not recorded."""
+        return float(np.mean(self.entropies)) if self.entropies else None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What an agent sees when it acts.
+
+    Attributes:
+        env_id: Gymnasium ID of the env (picks the prompt template).
+        task: The task instruction.
+        turns: Completed turns so far, oldest first.
+        observation: The current observation.
+        admissible_actions: Valid actions now, or None.
+        info: The env's latest info.
+    """
+
+    env_id: str
+    task: str
+    turns: tuple[Turn, ...]
+    observation: str
+    admissible_actions: tuple[str, ...] | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Trajectory:
+    """One episode.
+
+    Attributes:
+        env_id: Gymnasium ID.
+        task_id: The env's task id.
+        task: The task instruction.
+        turns: The turns, in order.
+        group_id: Trajectories of the same task in one rollout batch share it.
+        seed: The reset seed.
+        won: The env's ``won`` at the end.
+        score: The env's ``score`` at the end.
+    """
+
+    env_id: str
+    task_id: str
+    task: str
+    turns: tuple[Turn, ...]
+    group_id: int = 0
+    seed: int | None = None
+    won: bool = False
+    score: float = 0.0
+
+    @property
+    def total_reward(self) -> float:
+        """Sum of the env's rewards."""
+        return float(sum(t.reward for t in self.turns))
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    """Flat per-step arrays over a batch of trajectories (N steps in all).
+
+    Attributes:
+        traj_id: ``[N]`` int, trajectory index.
+        step: ``[N]`` int, step index within the trajectory (0-based, contiguous).
+        group_id: ``[N]`` int, group of trajectories of the same task.
+        reward: ``[N]`` float, reward of each step (possibly shaped by the trainer).
+        terminated: ``[N]`` bool.
+        truncated: ``[N]`` bool.
+        entropy: ``[N]`` float, mean token entropy of each step (EMPG), or None.
+        value: ``[N]`` float, critic value of each step's state (PPO/GAE), or None.
+        anchor: ``[N]`` object, a hashable key of each step's state (GiGPO), or None.
+    """
+
+    traj_id: np.ndarray
+    step: np.ndarray
+    group_id: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    entropy: np.ndarray | None = None
+    value: np.ndarray | None = None
+    anchor: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.traj_id)
+        for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor"):
+            arr = getattr(self, name)
+            if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
+                raise ValueError(f"StepBatch.{name} must have shape [{n}], got {np.shape(arr)}")
+
+    def __len__(self) -> int:
+        return len(self.traj_id)
+
+    @classmethod
+    def from_trajectories(
+        cls,
+        trajs: Sequence[Trajectory],
+        *,
+        rewards: Sequence[Sequence[float]] | None = None,
+        with_entropy: bool = False,
+        anchors: Sequence[Sequence[Any]] | None = None,
+        values: Sequence[Sequence[float]] | None = None,
+    ) -> StepBatch:
+        """Flatten trajectories.
+
+        Args:
+            trajs: The trajectories.
+            rewards: Per-step rewards to use instead of the env's (e.g. shaped by the trainer).
+            with_entropy: Fill ``entropy`` from each turn's mean token entropy (all turns must have them).
+            anchors: Per-step anchor keys (GiGPO); default: the observation text.
+            values: Per-step critic values.
+        """
+        lens = [len(t) for t in trajs]
+        if any(n == 0 for n in lens):
+            raise ValueError("StepBatch.from_trajectories: a trajectory has no turns")
+        traj_id = np.repeat(np.arange(len(trajs)), lens)
+        step = np.concatenate([np.arange(n) for n in lens]) if trajs else np.zeros(0, int)
+        group_id = np.repeat([t.group_id for t in trajs], lens).astype(np.int64)
+        r = rewards if rewards is not None else [[turn.reward for turn in t.turns] for t in trajs]
+        reward = np.asarray([x for row in r for x in row], dtype=np.float64)
+        terminated = np.asarray([turn.terminated for t in trajs for turn in t.turns], dtype=bool)
+        truncated = np.asarray([turn.truncated for t in trajs for turn in t.turns], dtype=bool)
+        entropy = None
+        if with_entropy:
+            ents = [turn.mean_entropy for t in trajs for turn in t.turns]
+            if any(e is None for e in ents):
+                raise ValueError("with_entropy=True but some turns have no token entropies recorded")
+            entropy = np.asarray(ents, dtype=np.float64)
+        a = anchors if anchors is not None else [[turn.observation for turn in t.turns] for t in trajs]
+        anchor = np.empty(len(traj_id), dtype=object)
+        anchor[:] = [x for row in a for x in row]
+        value = None if values is None else np.asarray([x for row in values for x in row], dtype=np.float64)
+        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor)
