@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "envs": ("empg_gym.cli:envs_main", "list registered envs and whether their data is available"),
     "play": ("empg_gym.cli:play_main", "play an env in the terminal (or watch its expert)"),
+    "advantages": ("empg_gym.advantages.cli:main", "list the advantage estimators and their hyperparameters"),
 }
 
 
