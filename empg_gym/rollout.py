@@ -1,0 +1,284 @@
+"""Batched multi-turn rollouts: many envs stepped in lockstep, one ``agent.act`` call per turn.
+
+:func:`collect` plays ``len(tasks) x group_size`` episodes. At most ``batch_size`` episodes are live at
+once (one env instance per slot, reused); every turn the histories of all live episodes go to the agent in
+**one** ``act`` call (one batched generate for an LLM), every live env is stepped with its action, episodes
+that end drop out and the next pending episode takes their slot. The rollout owns the :class:`History`;
+agents are stateless.
+
+Bookkeeping, fixed so that results are reproducible and comparable:
+
+- Episode ``k = task_position * group_size + copy`` is reset with ``seed + k`` and ``options = tasks[task]``.
+- The ``group_size`` copies of a task share ``group_id`` = the task's position in ``tasks`` (the same task,
+  different sampling: what group estimators such as GRPO and EMPG need).
+- If the agent has a ``set_seed(seed)`` method (the sampling backends and :class:`RandomAgent` do), it is
+  called once with ``seed`` before the first turn, so the same agent, env, tasks and seed give the same
+  trajectories.
+- ``terminated`` (the MDP ended) and ``truncated`` (the episode hit ``max_steps`` / the env's
+  ``max_episode_steps``) are recorded apart on every turn.
+- Trajectories come back in (task, copy) order. ``on_trajectory`` is called as each one finishes (in finishing
+  order), so a caller writing them out loses nothing already finished when the run is interrupted (Ctrl-C):
+  the envs are closed and the ``KeyboardInterrupt`` propagates.
+- An agent whose ``needs_expert`` is true (the ``expert`` baseline) gets envs wrapped in
+  :class:`~empg_gym.wrappers.ExpertInfo`, which puts the expert's action in ``info["expert_action"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from empg_gym.agent import ActionSample, Agent
+from empg_gym.types import History, Trajectory, Turn
+
+__all__ = ["collect", "normalize_tasks"]
+
+logger = logging.getLogger(__name__)
+
+
+def normalize_tasks(tasks: Sequence[Mapping[str, Any]] | int) -> list[dict[str, Any]]:
+    """Turn the ``tasks`` argument of :func:`collect` into a list of reset options.
+
+    Args:
+        tasks: A list of reset options (``{"task_index": i}`` / ``{"task_id": ...}`` / ``{}`` for a task drawn
+            from the reset seed), or an int ``n`` meaning ``task_index`` 0..n-1.
+
+    Returns:
+        A list of option dicts (copies).
+
+    >>> normalize_tasks(2)
+    [{'task_index': 0}, {'task_index': 1}]
+    """
+    if isinstance(tasks, bool):
+        raise TypeError("tasks must be an int or a sequence of reset-option mappings, got a bool")
+    if isinstance(tasks, int):
+        if tasks < 0:
+            raise ValueError(f"tasks must be >= 0, got {tasks}")
+        return [{"task_index": i} for i in range(tasks)]
+    out = []
+    for i, t in enumerate(tasks):
+        if not isinstance(t, Mapping):
+            raise TypeError(f"tasks[{i}] must be a mapping of reset options, got {type(t).__name__}")
+        out.append(dict(t))
+    return out
+
+
+@dataclass
+class _Live:
+    """One live episode in a slot."""
+
+    k: int  # episode index
+    group_id: int
+    seed: int
+    env: gym.Env
+    observation: str
+    info: dict[str, Any]
+    task: str
+    task_id: str
+    turns: list[Turn] = field(default_factory=list)
+
+    def history(self, env_id: str) -> History:
+        adm = self.info.get("admissible_actions")
+        return History(
+            env_id=env_id,
+            task=self.task,
+            turns=tuple(self.turns),
+            observation=self.observation,
+            admissible_actions=None if adm is None else tuple(adm),
+            info=self.info,
+        )
+
+
+def _make_env(env_id: str, env_kwargs: Mapping[str, Any], max_steps: int | None, expert: bool) -> gym.Env:
+    import empg_gym  # noqa: F401  (registers the envs)
+
+    kwargs = dict(env_kwargs)
+    if max_steps is not None:
+        kwargs["max_episode_steps"] = int(max_steps)
+    env = gym.make(env_id, **kwargs)
+    if env.spec is None or env.spec.max_episode_steps is None:
+        # Without a time limit a policy that never finishes would never return.
+        env = gym.wrappers.TimeLimit(env, max_episode_steps=100)
+        logger.warning("%s has no max_episode_steps; truncating episodes at 100 steps", env_id)
+    if expert:
+        from empg_gym.wrappers import ExpertInfo
+
+        env = ExpertInfo(env)
+    return env
+
+
+def collect(
+    agent: Agent,
+    env_id: str,
+    *,
+    tasks: Sequence[Mapping[str, Any]] | int,
+    group_size: int = 1,
+    seed: int = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+    max_steps: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    on_trajectory: Callable[[Trajectory], None] | None = None,
+) -> list[Trajectory]:
+    """Play ``len(tasks) x group_size`` episodes in lockstep with one ``agent.act`` call per turn.
+
+    Args:
+        agent: Any :class:`~empg_gym.agent.Agent` (see :func:`empg_gym.policy.load_agent`).
+        env_id: Gymnasium id, e.g. ``"empg/KeyDoor-v0"``.
+        tasks: Reset options per task (``{"task_index": i}`` / ``{"task_id": ...}``), or an int ``n`` meaning
+            ``task_index`` 0..n-1.
+        group_size: Episodes per task (G); copies of a task share ``group_id`` = the task's position.
+        seed: Episode ``k`` (in (task, copy) order) is reset with ``seed + k``; the agent's ``set_seed`` (if
+            any) gets ``seed``.
+        env_kwargs: Constructor kwargs for ``gym.make`` (e.g. ``{"split": "test"}``).
+        max_steps: Episode step limit (overrides the registered ``max_episode_steps``); episodes cut off
+            by it end with ``truncated=True``.
+        batch_size: Most episodes live at once (bounds memory and the generate batch); default all.
+        progress: Show a progress bar (rich, on stderr).
+        on_trajectory: Called with each trajectory as soon as it finishes.
+
+    Returns:
+        The trajectories in (task, copy) order.
+    """
+    options = normalize_tasks(tasks)
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    total = len(options) * group_size
+    if total == 0:
+        return []
+    slots = total if batch_size is None else int(batch_size)
+    if slots < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    slots = min(slots, total)
+    if not callable(getattr(agent, "act", None)):
+        raise TypeError(f"agent must have an act(histories) method, got {type(agent).__name__}")
+    expert = bool(getattr(agent, "needs_expert", False))
+    if hasattr(agent, "set_seed"):
+        agent.set_seed(seed)
+
+    envs = [_make_env(env_id, env_kwargs or {}, max_steps, expert) for _ in range(slots)]
+    free = list(range(slots))[::-1]  # slot indices, pop() from the end
+    slot_of: dict[int, int] = {}
+    results: list[Trajectory | None] = [None] * total
+    pending = iter(range(total))
+    live: list[_Live] = []
+
+    def start_next() -> bool:
+        k = next(pending, None)
+        if k is None:
+            return False
+        s = free.pop()
+        env = envs[s]
+        ep_seed = seed + k
+        obs, info = env.reset(seed=ep_seed, options=dict(options[k // group_size]))
+        ep = _Live(k=k, group_id=k // group_size, seed=ep_seed, env=env, observation=obs, info=dict(info),
+                   task=str(info.get("task", "")), task_id=str(info.get("task_id", "")))
+        slot_of[k] = s
+        live.append(ep)
+        return True
+
+    bar = _Progress(total, f"{env_id} x {getattr(agent, 'name', type(agent).__name__)}", enabled=progress)
+    try:
+        for _ in range(slots):
+            start_next()
+        while live:
+            histories = [ep.history(env_id) for ep in live]
+            samples = agent.act(histories)
+            if len(samples) != len(live):
+                raise RuntimeError(f"{type(agent).__name__}.act returned {len(samples)} samples for "
+                                   f"{len(live)} histories")
+            still: list[_Live] = []
+            for ep, h, sample in zip(live, histories, samples, strict=True):
+                turn, done = _step(ep, h, sample)
+                ep.turns.append(turn)
+                if not done:
+                    still.append(ep)
+                    continue
+                traj = Trajectory(env_id=env_id, task_id=ep.task_id, task=ep.task, turns=tuple(ep.turns),
+                                  group_id=ep.group_id, seed=ep.seed, won=bool(ep.info.get("won", False)),
+                                  score=float(ep.info.get("score", 0.0)))
+                results[ep.k] = traj
+                free.append(slot_of.pop(ep.k))
+                bar.advance(traj)
+                if on_trajectory is not None:
+                    on_trajectory(traj)
+            live[:] = still
+            while free and start_next():
+                pass
+            bar.turn(len(live))
+    finally:
+        bar.close()
+        for env in envs:
+            try:
+                env.close()
+            except Exception:  # closing must not mask the real error
+                logger.exception("closing %s failed", env_id)
+    return [t for t in results if t is not None]
+
+
+def _step(ep: _Live, h: History, sample: ActionSample) -> tuple[Turn, bool]:
+    """Step ``ep``'s env with the sample's action and return the turn record and whether it ended."""
+    if not isinstance(sample, ActionSample):
+        raise TypeError(f"agent.act must return ActionSample objects, got {type(sample).__name__}")
+    action = sample.action if sample.action or not sample.format_valid else sample.text
+    obs, reward, terminated, truncated, info = ep.env.step(action)
+    info = dict(info)
+    turn = Turn(
+        observation=h.observation,
+        admissible_actions=h.admissible_actions,
+        prompt=sample.prompt,
+        response=sample.text,
+        prompt_token_ids=tuple(sample.prompt_token_ids),
+        token_ids=tuple(sample.token_ids),
+        logprobs=tuple(sample.logprobs),
+        entropies=tuple(sample.entropies),
+        action=action,
+        format_valid=bool(sample.format_valid),
+        action_valid=bool(info.get("action_valid", True)),
+        reward=float(reward),
+        terminated=bool(terminated),
+        truncated=bool(truncated),
+        info=info,
+    )
+    ep.observation, ep.info = obs, info
+    return turn, bool(terminated or truncated)
+
+
+class _Progress:
+    """A rich progress bar over episodes (no-op when disabled)."""
+
+    def __init__(self, total: int, label: str, *, enabled: bool) -> None:
+        self._p = None
+        self.wins = 0
+        self.done = 0
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                           console=Console(stderr=True), transient=False)
+        self._task = self._p.add_task(label, total=total, stats="")
+        self._p.start()
+
+    def advance(self, traj: Trajectory) -> None:
+        self.done += 1
+        self.wins += traj.won
+        if self._p is not None:
+            self._p.advance(self._task)
+
+    def turn(self, n_live: int) -> None:
+        if self._p is not None:
+            rate = self.wins / self.done if self.done else 0.0
+            self._p.update(self._task, stats=f"live {n_live} | won {rate:.0%}")
+
+    def close(self) -> None:
+        if self._p is not None:
+            self._p.stop()
