@@ -1,0 +1,36 @@
+from empg_gym.trainers.config import TrainConfig
+from empg_gym.trainers.pg import informative_groups, iteration_seed, shaped_rewards, trajectory_stats
+from empg_gym.types import Trajectory, Turn
+
+
+def _traj(rewards, *, won=False, group=0, invalid=(), lens=None):
+    turns = tuple(
+        Turn(observation="o", reward=r, action_valid=j not in invalid, token_ids=tuple(range((lens or {}).get(j, 3))))
+        for j, r in enumerate(rewards))
+    return Trajectory(env_id="e", task_id="t", task="t", turns=turns, group_id=group, won=won, score=float(won))
+
+
+def test_shaping_verl_agent_style():
+    cfg = TrainConfig(env_reward_scale=0.0, success_reward=10.0, invalid_penalty=0.1)
+    t = _traj([0, 0, 1], won=True, invalid=(1,))
+    assert shaped_rewards([t], cfg) == [[0.0, -0.1, 10.0]]
+    assert shaped_rewards([_traj([0, 0], invalid=(0,))], TrainConfig()) == [[0.0, 0.0]]
+
+
+def test_overlong_penalty_dapo():
+    # max_new_tokens 10, buffer 4: free up to 6 tokens; 8 tokens -> -(2/4); 10 tokens -> -1
+    cfg = TrainConfig(max_new_tokens=10, overlong_buffer=4, overlong_penalty=1.0)
+    t = _traj([0, 0, 0], lens={0: 6, 1: 8, 2: 10})
+    assert shaped_rewards([t], cfg) == [[0.0, -0.5, -1.0]]
+
+
+def test_dynamic_sampling_filter():
+    trajs = [_traj([1], group=0), _traj([0], group=0), _traj([1], group=1), _traj([1], group=1), _traj([0], group=2)]
+    r = shaped_rewards(trajs, TrainConfig())
+    assert informative_groups(trajs, r) == {0}
+
+
+def test_trajectory_stats_and_seeds():
+    s = trajectory_stats([_traj([0, 1], won=True), _traj([0, 0, 0], invalid=(0, 1))])
+    assert s["success"] == 0.5 and s["episode_length"] == 2.5 and s["invalid_rate"] == 0.4 and s["return"] == 0.5
+    assert iteration_seed(0, 1) == iteration_seed(0, 1) != iteration_seed(0, 2) != iteration_seed(1, 1)
