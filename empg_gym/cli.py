@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "envs": ("empg_gym.cli:envs_main", "list registered envs and whether their data is available"),
     "play": ("empg_gym.cli:play_main", "play an env in the terminal (or watch its expert)"),
     "advantages": ("empg_gym.advantages.cli:main", "list the advantage estimators and their hyperparameters"),
+    "train": ("empg_gym.trainers.cli:main", "train a policy: --config baselines/<file>.yaml [--field value]"),
+    "train-plot": ("empg_gym.trainers.cli:plot_main", "plot training curves of runs (metrics.jsonl)"),
 }
 
 
