@@ -34,4 +34,9 @@ def _register(id: str, entry_point: str, *, max_episode_steps: int, status: Call
 _register("empg/GuessNumber-v0", "empg_gym.envs.toy.guess_number:GuessNumberEnv", max_episode_steps=8)
 _register("empg/KeyDoor-v0", "empg_gym.envs.toy.key_door:KeyDoorEnv", max_episode_steps=20)
 
+# --- WebShop (generated catalog by default; real data via data_dir= or $WEBSHOP_DATA) ------------------
+_register("empg/WebShop-v0", "empg_gym.envs.webshop.env:WebShopEnv", max_episode_steps=15,
+          kwargs={"split": "test"},
+          status=lambda: __import__("empg_gym.envs.webshop", fromlist=["data_status"]).data_status())
+
 ENV_IDS: tuple[str, ...] = tuple(DATA_STATUS)

