@@ -34,3 +34,13 @@ def test_unknown_fields_and_missing_file(tmp_path):
         from_dict({"learning_rate": 1})
     with pytest.raises(FileNotFoundError, match="baselines"):
         load_yaml(tmp_path / "missing.yaml")
+
+
+def test_every_shipped_baseline_loads():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[2] / "baselines").glob("*.yaml"))
+    assert len(files) >= 10
+    for f in files:
+        cfg = load_yaml(f)
+        assert cfg.output_dir.endswith(f.stem), f
