@@ -45,7 +45,7 @@ def get_catalog(**kwargs: Any) -> Catalog:
     return _CATALOGS[key]
 
 
-def get_index(catalog: Catalog, backend: str = "bm25s", cache_dir: str | os.PathLike | None = None) -> Any:
+def get_index(catalog: Catalog, backend: str = "auto", cache_dir: str | os.PathLike | None = None) -> Any:
     """The search index of ``catalog`` (memoised per process, cached on disk by the backend)."""
     from empg_gym.envs.webshop.search import make_index
 
@@ -67,7 +67,8 @@ class WebShopEnv(TextEnv):
         human_goals: Human-annotated goals instead of synthetic ones.
         catalog_seed: Seeds range prices, price caps (and the generator); fixed per env, not per episode.
         goal_order: ``"original"`` (WebShop's seed-233 shuffle) or ``"seeded"`` (uses ``catalog_seed``).
-        search_backend: ``"bm25s"`` or ``"pyserini"``.
+        search_backend: ``"auto"`` (bm25s when installed, else the numpy ``"builtin"``), ``"bm25s"``,
+            ``"builtin"`` or ``"pyserini"``.
         cache_dir: Index cache root (default ``$EMPG_CACHE`` or ``~/.cache/empg_gym``).
         show_attrs: Show the ``Attributes`` sub-page button (off in the original's default).
         max_search_chars: Longest accepted search argument.
@@ -95,7 +96,7 @@ class WebShopEnv(TextEnv):
         human_goals: bool = False,
         catalog_seed: int = 0,
         goal_order: str = "original",
-        search_backend: str = "bm25s",
+        search_backend: str = "auto",
         cache_dir: str | os.PathLike | None = None,
         show_attrs: bool = False,
         max_search_chars: int = 500,

@@ -24,20 +24,23 @@ from empg_gym.envs.webshop.reward import MATCH_THRESHOLD, normalize_color, token
 from empg_gym.spaces import to_charset
 
 
+def _printable(text: str) -> str:
+    return " ".join("".join(c if 32 <= ord(c) < 127 else " " for c in to_charset(text)).split()).lower()
+
+
 def instruction_query(goal: dict[str, Any]) -> str:
-    """The instruction without its price clause, lower-cased."""
-    return goal["instruction_text"].split(", and price lower than")[0].lower()
+    """The instruction without its price clause, as a search (printable ASCII, lower-cased)."""
+    return _printable(goal["instruction_text"].split(", and price lower than")[0])[:400]
 
 
 def title_query(product: dict[str, Any]) -> str:
     """The product's title as a search (printable ASCII, lower-cased)."""
-    q = "".join(c for c in to_charset(product["Title"]) if 32 <= ord(c) < 127).lower().strip()
-    return q[:400] or product["asin"].lower()
+    return _printable(product["Title"])[:400] or product["asin"].lower()
 
 
 def _queries(env: Any) -> list[str]:
     target = env.catalog.by_asin[env.goal["asin"]]
-    return [q for q in (instruction_query(env.goal)[:400], title_query(target)) if q.strip()]
+    return [q for q in (instruction_query(env.goal), title_query(target)) if q.strip()]
 
 
 def _choose_query(env: Any) -> str:
@@ -64,6 +67,14 @@ def wanted_options(product: dict[str, Any], goal: dict[str, Any]) -> dict[str, s
         if best is not None and best[1] not in out:
             out[best[1]] = best[2]
     return out
+
+
+def best_reward(catalog: Any, goal: dict[str, Any]) -> float:
+    """The reward of buying the goal's own product with the expert's options: the reachable maximum."""
+    from empg_gym.envs.webshop.reward import get_reward
+
+    product = catalog.by_asin[goal["asin"]]
+    return get_reward(product, goal, catalog.prices[goal["asin"]], wanted_options(product, goal)).reward
 
 
 def expert_action(env: Any) -> str:

@@ -28,8 +28,10 @@ def _play_expert(env, index):
 def test_registered_with_15_steps():
     spec = gym.spec("empg/WebShop-v0")
     assert spec.max_episode_steps == 15
-    assert "generated" in empg_gym.envs.DATA_STATUS["empg/WebShop-v0"]() or "WEBSHOP_DATA" in \
-        empg_gym.envs.DATA_STATUS["empg/WebShop-v0"]()
+    assert (
+        "generated" in empg_gym.envs.DATA_STATUS["empg/WebShop-v0"]()
+        or "WEBSHOP_DATA" in empg_gym.envs.DATA_STATUS["empg/WebShop-v0"]()
+    )
 
 
 def test_search_page_text_and_actions(env):
@@ -43,7 +45,12 @@ def test_results_item_and_subpages(env):
     obs, info = env.reset(seed=1, options={"task_index": 0})
     obs, r, term, _, info = env.step(f"search[{env.catalog.by_asin[env.goal['asin']]['query']}]")
     parts = obs.split(SEP)
-    assert parts[:4] == ["Instruction:", info["task"], "Back to Search", f"Page 1 (Total results: {len(env.state.results)})"]
+    assert parts[:4] == [
+        "Instruction:",
+        info["task"],
+        "Back to Search",
+        f"Page 1 (Total results: {len(env.state.results)})",
+    ]
     assert parts[4] == "Next >" and "< Prev" not in parts[:6]
     first = env.state.results[0]
     p = env.catalog.by_asin[first]
@@ -55,10 +62,23 @@ def test_results_item_and_subpages(env):
     obs, r, term, _, info = env.step(f"click[{first.lower()}]")
     parts = obs.split(SEP)
     assert parts[2:4] == ["Back to Search", "< Prev"]
-    assert parts[-7:] == [p["Title"], f"Price: {p['Price']}", "Rating: N.A.", "Description", "Features", "Reviews",
-                          "Buy Now"]
-    assert info["admissible_actions"][:6] == ["click[back to search]", "click[< prev]", "click[description]",
-                                             "click[features]", "click[reviews]", "click[buy now]"]
+    assert parts[-7:] == [
+        p["Title"],
+        f"Price: {p['Price']}",
+        "Rating: N.A.",
+        "Description",
+        "Features",
+        "Reviews",
+        "Buy Now",
+    ]
+    assert info["admissible_actions"][:6] == [
+        "click[back to search]",
+        "click[< prev]",
+        "click[description]",
+        "click[features]",
+        "click[reviews]",
+        "click[buy now]",
+    ]
     obs, *_ = env.step("click[features]")
     assert obs.split(SEP)[4:] == [b.strip() for b in p["BulletPoints"] if b.strip()]
     obs, *_ = env.step("click[< prev]")
@@ -68,9 +88,22 @@ def test_results_item_and_subpages(env):
     assert obs.startswith("WebShop [SEP] Instruction:")
 
 
-@pytest.mark.parametrize("action", ["click[nothing here]", "click[search]", "search[]", "search[   ]",
-                                    "search[" + "x" * 10_000 + "]", "search[caf\u00e9]", "Search[shoes]",
-                                    "click[b000000000]", "buy now", "search[[", "search[a\x00b]"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "click[nothing here]",
+        "click[search]",
+        "search[]",
+        "search[   ]",
+        "search[" + "x" * 10_000 + "]",
+        "search[caf\u00e9]",
+        "Search[shoes]",
+        "click[b000000000]",
+        "buy now",
+        "search[[",
+        "search[a\x00b]",
+    ],
+)
 def test_bad_actions_are_invalid_and_change_nothing(env, action):
     obs0, info0 = env.reset(seed=2, options={"task_index": 1})
     obs, r, term, trunc, info = env.step(action)
