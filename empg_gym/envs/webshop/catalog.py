@@ -21,12 +21,13 @@ from the human annotations (and synthetic goals are unavailable).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -97,7 +98,7 @@ def _parse_prices(pricing: Any) -> tuple[list[float], str]:
 
 
 def process_products(
-    raw: list[dict[str, Any]],
+    raw: Iterable[dict[str, Any]],
     attributes: Mapping[str, Any] | None,
     human: Mapping[str, Any] | None,
     *,
@@ -107,7 +108,7 @@ def process_products(
     """Process raw product records as WebShop's ``load_products`` does.
 
     Args:
-        raw: Records in the ``items_shuffle*.json`` format.
+        raw: Records in the ``items_shuffle*.json`` format (any iterable; the full file is streamed).
         attributes: The ``items_ins_v2*.json`` map (ASIN -> attributes/instruction), or None.
         human: The ``items_human_ins*.json`` map (ASIN -> annotations), or None.
         human_goals: Attach human annotations (``instructions``) instead of synthetic instructions.
@@ -117,7 +118,7 @@ def process_products(
         The processed products.
     """
     if num_products is not None:
-        raw = raw[:num_products]
+        raw = itertools.islice(raw, num_products)
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
     for rec in raw:
@@ -213,10 +214,47 @@ def _read_json(path: Path) -> Any:
         raise ValueError(f"WebShop data file {path} is corrupt ({e}). Fetch it again. {_WHERE}") from e
 
 
+def iter_json_list(path: Path, chunk_chars: int = 1 << 20) -> Iterator[Any]:
+    """Stream the elements of a JSON list file without reading the whole text at once.
+
+    For the 1.18M-product ``items_shuffle.json`` (several GB): only one chunk of text and the parsed
+    records live in memory.
+    """
+    decoder = json.JSONDecoder()
+    with open(path, encoding="utf-8") as f:
+        buf = f.read(chunk_chars).lstrip()
+        if not buf.startswith("["):
+            raise ValueError(f"WebShop data file {path} is corrupt: expected a JSON list. {_WHERE}")
+        buf = buf[1:]
+        eof = False
+        while True:
+            buf = buf.lstrip().lstrip(",").lstrip()
+            if buf.startswith("]"):
+                return
+            try:
+                obj, end = decoder.raw_decode(buf)
+            except json.JSONDecodeError as e:
+                if eof:
+                    raise ValueError(f"WebShop data file {path} is corrupt ({e}). {_WHERE}") from e
+                more = f.read(chunk_chars)
+                eof = not more
+                buf += more
+                continue
+            yield obj
+            buf = buf[end:]
+            if len(buf) < chunk_chars // 2 and not eof:
+                more = f.read(chunk_chars)
+                eof = not more
+                buf += more
+
+
 def load_real_raw(
     folder: Path, size: str = "1k", *, human_goals: bool = False
-) -> tuple[list[dict], dict | None, dict | None, list[str]]:
-    """Read the real files from ``folder``: ``(products, attributes or None, human or None, notes)``."""
+) -> tuple[Iterable[dict], dict | None, dict | None, list[str]]:
+    """Read the real files from ``folder``: ``(products, attributes or None, human or None, notes)``.
+
+    With ``size="full"`` the products come as a stream (:func:`iter_json_list`).
+    """
     if size not in _FILES:
         raise ValueError(f"size must be one of {sorted(_FILES)} for real data, got {size!r}")
     if not folder.is_dir():
@@ -234,8 +272,8 @@ def load_real_raw(
         folder, attr_names, required=not human_goals, what="product attributes and synthetic goals"
     )
     human_path = _find(folder, human_names, required=human_goals, what="human goal annotations")
-    raw = _read_json(prod_path)
-    if not isinstance(raw, list):
+    raw = iter_json_list(prod_path) if size == "full" else _read_json(prod_path)
+    if not isinstance(raw, (list, Iterator)):
         raise ValueError(
             f"WebShop data file {prod_path} is corrupt: expected a JSON list of products. {_WHERE}"
         )

@@ -152,3 +152,31 @@ def test_search_ranks_the_title_first(real_catalog):
     env = WebShopEnv(data_dir=None, source="generated", num_products=200, split="all", cache_dir=False)
     for p in env.catalog.products[:20]:
         assert p["asin"] in env.search(p["Title"].lower())[:3]
+
+
+def test_full_size_files_are_streamed(tmp_path):
+    products, attrs, human = generate_raw(120, seed=1)
+    (tmp_path / "items_shuffle.json").write_text(json.dumps(products, indent=1))
+    (tmp_path / "items_ins_v2.json").write_text(json.dumps(attrs))
+    full = build_catalog(data_dir=tmp_path, size="full", seed=1)
+    gen = build_catalog(source="generated", num_products=120, seed=1)
+    assert [p["asin"] for p in full.products] == [p["asin"] for p in gen.products]
+    assert [g["instruction_text"] for g in full.goals] == [g["instruction_text"] for g in gen.goals]
+    (tmp_path / "items_shuffle.json").write_text(json.dumps(products)[:-500])
+    with pytest.raises(ValueError, match="corrupt"):
+        build_catalog(data_dir=tmp_path, size="full")
+
+
+def test_pyserini_backend_is_guarded():
+    from empg_gym._optional import is_available
+
+    if is_available("pyserini"):
+        pytest.skip("pyserini is installed (see the slow parity test)")
+    with pytest.raises(gym_error().DependencyNotInstalled, match=r"empg-gym\[pyserini\]"):
+        make_index(["a b c"], "pyserini", cache_dir=False)
+
+
+def gym_error():
+    import gymnasium
+
+    return gymnasium.error
