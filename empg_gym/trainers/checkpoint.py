@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 
 from empg_gym.trainers.config import TrainConfig, save_yaml
 
@@ -131,8 +131,7 @@ def save_checkpoint(
     tensors, meta = optimizer_to_safetensors(optimizer)
     save_file(tensors, str(tmp / OPT_FILE))
     for name, mod in (extra_modules or {}).items():
-        save_file({k: v.detach().cpu().contiguous() for k, v in mod.state_dict().items()},
-                  str(tmp / f"extra_{name}.safetensors"))
+        save_model(mod, str(tmp / f"extra_{name}.safetensors"))  # handles tied (shared) tensors
     state = {"iteration": iteration, "seed": cfg.seed, "optimizer": meta, "extra": dict(extra_state or {})}
     from empg_gym import __version__
 
@@ -170,7 +169,7 @@ def load_trainer_state(ckpt: str | os.PathLike, optimizer: torch.optim.Optimizer
     state = json.loads((ck / STATE_FILE).read_text())
     optimizer_from_safetensors(optimizer, load_file(str(ck / OPT_FILE)), state["optimizer"])
     for name, mod in (extra_modules or {}).items():
-        mod.load_state_dict(load_file(str(ck / f"extra_{name}.safetensors")))
+        load_model(mod, str(ck / f"extra_{name}.safetensors"))
     return state
 
 

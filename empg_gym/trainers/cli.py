@@ -23,8 +23,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         path = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
-    if "--resume" in argv and "--resume" == argv[-1]:
-        argv = [a for a in argv if a != "--resume"] + ["--resume", "True"]
     from empg_gym.trainers.config import load_config
 
     try:

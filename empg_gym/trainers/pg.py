@@ -142,6 +142,8 @@ class PGTrainer:
         from empg_gym.trainers import checkpoint as ck
 
         cfg = self.cfg
+        if cfg.torch_threads > 0:
+            torch.set_num_threads(cfg.torch_threads)
         self.device, self.dtype = resolve_device(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         latest = ck.latest_checkpoint(self.run_dir) if cfg.resume else None

@@ -1,0 +1,121 @@
+"""End-to-end: the shared trainer on a toy env with a tiny random model (CPU)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("empg_gym.policy.hf")
+
+from safetensors.torch import load_file  # noqa: E402
+
+from empg_gym.trainers.config import TrainConfig  # noqa: E402
+from empg_gym.trainers.pg import PGTrainer, train  # noqa: E402
+
+FAST = dict(env_id="empg/KeyDoor-v0", env_kwargs={"size": 2, "num_tasks": 4}, task_pool=4, max_steps=2,
+            model="tiny", group_size=2, groups_per_batch=2, max_new_tokens=6, history_length=0, lr=1e-3,
+            minibatch_size=4, micro_batch_size=2, save_every=2, device="cpu", progress=False, torch_threads=1,
+            invalid_penalty=0.1)
+
+
+def _cfg(tmp_path, name="run", **kw):
+    return TrainConfig(**{**FAST, "output_dir": str(tmp_path / name), **kw})
+
+
+def _weights(run_dir, it):
+    return load_file(str(run_dir / "checkpoints" / f"iter_{it:06d}" / "model.safetensors"))
+
+
+def test_resume_is_exact(tmp_path):
+    cfg = _cfg(tmp_path, "straight", iterations=4, estimator="empg")
+    straight = train(cfg)
+    cfg2 = _cfg(tmp_path, "killed", iterations=4, estimator="empg")
+    killed = train(cfg2, stop_after=2)  # "killed" right after the iteration-2 checkpoint
+    assert (killed / "latest").read_text().strip() == "checkpoints/iter_000002"
+    assert len((killed / "metrics.jsonl").read_text().splitlines()) == 2
+    resumed = PGTrainer(TrainConfig(**{**cfg2.__dict__, "resume": True}))
+    resumed.train()
+    assert resumed.start_iteration == 2
+    a, b = _weights(straight, 4), _weights(killed, 4)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows_a = [json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines()]
+    rows_b = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows_b] == [0, 1, 2, 3]
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        assert ra["train_return"] == rb["train_return"] and ra["loss"] == rb["loss"]
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    train(_cfg(tmp_path, iterations=2, estimator="grpo"))
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(_cfg(tmp_path, iterations=2, estimator="grpo"))
+
+
+def _run_and_check(tmp_path, **kw):
+    from empg_gym.policy import load_agent
+    from empg_gym.policy.tiny import tiny_model_and_tokenizer
+    from empg_gym.rollout import collect
+
+    run = train(_cfg(tmp_path, iterations=2, **kw))
+    if kw.get("model", "tiny") == "tiny":
+        init, _ = tiny_model_and_tokenizer(seed=0)
+        init_sd = init.state_dict()
+    else:
+        init_sd = load_file(str(Path(kw["model"]) / "model.safetensors"))
+    trained = _weights(run, 2)
+    assert any(not torch.equal(trained[k], init_sd[k]) for k in trained), "weights did not change"
+    ck = run / "checkpoints" / "iter_000002"
+    agent = load_agent(ck)  # what `empg-eval --agent <ckpt>` does
+    trajs = collect(agent, "empg/KeyDoor-v0", tasks=1, env_kwargs={"size": 2}, max_steps=1, progress=False)
+    assert len(trajs) == 1
+    return run
+
+
+def test_two_iterations_empg_change_weights_and_checkpoint_loads(tmp_path):
+    _run_and_check(tmp_path, estimator="empg")
+
+
+@pytest.fixture(scope="module")
+def warm_start(tmp_path_factory):
+    """A tiny model behaviour-cloned for a few steps: it writes the format sometimes, so rewards vary."""
+    from empg_gym.policy.tiny import tiny_model_and_tokenizer
+    from empg_gym.trainers.sft import behaviour_clone
+
+    torch.set_num_threads(1)
+    model, tok = tiny_model_and_tokenizer(seed=0)
+    behaviour_clone(model, tok, "empg/KeyDoor-v0", episodes=8, env_kwargs={"size": 2, "num_tasks": 4},
+                    max_steps=2, num_tasks=4, steps=80, batch_size=8, history_length=0)
+    path = tmp_path_factory.mktemp("warm") / "model"
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [
+    {"estimator": "grpo"}, {"estimator": "rloo"}, {"estimator": "reinforce_pp"}, {"estimator": "gigpo"},
+    {"estimator": "dapo", "clip_high": 0.28, "dynamic_sampling": True, "loss_agg": "token"},
+    {"estimator": "empg", "estimator_kwargs": {"base": "dapo", "final_norm": "mean_std"}, "kl_coef": 0.01,
+     "entropy_coef": 0.01, "loss_agg": "sequence"},
+    {"estimator": "gae", "critic": True},
+], ids=["grpo", "rloo", "reinforce_pp", "gigpo", "dapo", "empg-dapo-kl-ent", "ppo"])
+def test_two_iterations_every_estimator(tmp_path, warm_start, kw):
+    run = _run_and_check(tmp_path, model=str(warm_start), group_size=4, max_steps=4, max_new_tokens=24, **kw)
+    if kw.get("critic"):
+        assert (run / "checkpoints" / "iter_000002" / "extra_critic.safetensors").is_file()
+
+
+def test_ppo_resume_is_exact(tmp_path):
+    kw = dict(iterations=3, estimator="gae", critic=True, save_every=1)
+    straight = train(_cfg(tmp_path, "a", **kw))
+    killed = train(_cfg(tmp_path, "b", **kw), stop_after=1)
+    train(_cfg(tmp_path, "b", resume=True, **kw))
+    a, b = _weights(straight, 3), _weights(killed, 3)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ca = load_file(str(straight / "checkpoints" / "iter_000003" / "extra_critic.safetensors"))
+    cb = load_file(str(killed / "checkpoints" / "iter_000003" / "extra_critic.safetensors"))
+    assert all(torch.equal(ca[k], cb[k]) for k in ca)
