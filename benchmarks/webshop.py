@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -195,6 +196,7 @@ def bench(name: str, kwargs: dict, episodes: int, n_queries: int) -> dict:
         "catalog_build_s": t_catalog,
         "index_build_s": t_index,
         "index_load_from_cache_s": t_reload,
+        "rss_before_mb": rss0,
         "rss_catalog_mb": rss1 - rss0,
         "rss_catalog_plus_index_mb": rss2 - rss0,
         "step_latency": lat,
@@ -210,23 +212,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--real", default=os.environ.get("WEBSHOP_DATA", REAL_DEFAULT))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "webshop.json"))
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config (JSON kwargs), print JSON
     args = ap.parse_args(argv)
-    runs: dict[str, dict] = {}
-    for n in args.sizes:
-        runs[f"generated-{n}"] = bench(
-            f"generated {n}",
-            {"source": "generated", "num_products": n, "seed": 0},
-            args.episodes,
-            args.queries,
-        )
+    if args.one:
+        name, kwargs = json.loads(args.one)
+        print("RESULT " + json.dumps(bench(name, kwargs, args.episodes, args.queries)), flush=True)
+        return 0
+    configs = [(f"generated-{n}", {"source": "generated", "num_products": n, "seed": 0}) for n in args.sizes]
     if args.real and Path(args.real, "items_ins_v2_1000.json").is_file():
-        runs["real-1k"] = bench(
-            "real 1k", {"data_dir": args.real, "source": "real", "seed": 0}, args.episodes, args.queries
-        )
+        configs.append(("real-1k", {"data_dir": args.real, "source": "real", "seed": 0}))
     else:
         print(f"(real data not found in {args.real}; skipped)")
+    runs: dict[str, dict] = {}
+    for name, kwargs in configs:  # one process per config, so memory numbers are clean
+        cmd = [
+            sys.executable,
+            __file__,
+            "--episodes",
+            str(args.episodes),
+            "--queries",
+            str(args.queries),
+            "--one",
+            json.dumps([name, kwargs]),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+        runs[name] = json.loads(line[len("RESULT ") :])
     result = {
-        "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python "
+        + " ".join(["benchmarks/webshop.py", *(argv if argv is not None else sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "runs": runs,

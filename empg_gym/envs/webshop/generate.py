@@ -17,10 +17,11 @@ attribute and option rewards are all exercised.
 
 from __future__ import annotations
 
+import math
+import random
 import string
+from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 _CAT_ROOT = {
     "beauty": "Beauty & Personal Care",
@@ -264,13 +265,37 @@ _SYL = [
 ]
 
 
-def _brand(rng: np.random.Generator) -> str:
+class _Rng:
+    """The few draws the generator needs, on :class:`random.Random` (much faster than numpy for scalars)."""
+
+    def __init__(self, seed: int) -> None:
+        self.r = random.Random(seed * 1_000_003 + 7)
+
+    def integers(self, a: int, b: int | None = None, size: int | None = None) -> Any:
+        if b is None:
+            a, b = 0, a
+        if size is None:
+            return self.r.randrange(a, b)
+        return [self.r.randrange(a, b) for _ in range(size)]
+
+    def random(self) -> float:
+        return self.r.random()
+
+    def uniform(self, a: float, b: float) -> float:
+        return self.r.uniform(a, b)
+
+    def choice(self, pool: Sequence[Any] | int, size: int, replace: bool = True) -> list[Any]:
+        seq = range(pool) if isinstance(pool, int) else pool
+        return self.r.sample(seq, size) if not replace else self.r.choices(seq, k=size)
+
+
+def _brand(rng: _Rng) -> str:
     n = int(rng.integers(2, 4))
     return "".join(_SYL[int(i)] for i in rng.integers(len(_SYL), size=n)).capitalize()
 
 
-def _asin(rng: np.random.Generator, used: set[str]) -> str:
-    alphabet = np.array(list(string.ascii_uppercase + string.digits))
+def _asin(rng: _Rng, used: set[str]) -> str:
+    alphabet = string.ascii_uppercase + string.digits
     while True:
         a = "B0" + "".join(rng.choice(alphabet, size=8))
         if a not in used:
@@ -278,11 +303,11 @@ def _asin(rng: np.random.Generator, used: set[str]) -> str:
             return a
 
 
-def _price(rng: np.random.Generator, lo: float, hi: float) -> str:
+def _price(rng: _Rng, lo: float, hi: float) -> str:
     u = rng.random()
     if u < 0.05:
         return ""
-    p = round(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), 0) - 0.01
+    p = round(math.exp(rng.uniform(math.log(lo), math.log(hi))), 0) - 0.01
     p = max(p, 0.99)
     if u < 0.15:
         p2 = round(p * float(rng.uniform(1.2, 1.8)), 0) - 0.01
@@ -290,7 +315,7 @@ def _price(rng: np.random.Generator, lo: float, hi: float) -> str:
     return f"${p:.2f}"
 
 
-def _pick(rng: np.random.Generator, pool: list[str], k: int) -> list[str]:
+def _pick(rng: _Rng, pool: list[str], k: int) -> list[str]:
     k = min(k, len(pool))
     return [pool[int(i)] for i in rng.choice(len(pool), size=k, replace=False)]
 
@@ -299,7 +324,7 @@ def _title_case(s: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in s.split())
 
 
-def _options(rng: np.random.Generator, groups: list[str]) -> tuple[Any, dict[str, list[str]]]:
+def _options(rng: _Rng, groups: list[str]) -> tuple[Any, dict[str, list[str]]]:
     """Customization options in the raw (Amazon) format, and the name -> values map."""
     if not groups or rng.random() < 0.15:
         return ("" if rng.random() < 0.5 else {"Color": None}), {}
@@ -332,7 +357,7 @@ def _options(rng: np.random.Generator, groups: list[str]) -> tuple[Any, dict[str
     return raw, values
 
 
-def _instruction(rng: np.random.Generator, type_name: str, attrs: list[str]) -> str:
+def _instruction(rng: _Rng, type_name: str, attrs: list[str]) -> str:
     form = int(rng.integers(3))
     if form == 0 or len(attrs) == 1:
         return f"Find me {type_name} with {', '.join(attrs)}"
@@ -352,7 +377,7 @@ _HUMAN_FORMS = [
 
 
 def _human(
-    rng: np.random.Generator, asin: str, type_name: str, attrs: list[str], values: dict[str, list[str]]
+    rng: _Rng, asin: str, type_name: str, attrs: list[str], values: dict[str, list[str]]
 ) -> dict[str, Any]:
     ins_attrs = _pick(rng, attrs, int(rng.integers(1, 3)))
     ins_opts: list[str] = []
@@ -394,7 +419,7 @@ def generate_raw(
     """
     if num_products < 1:
         raise ValueError(f"num_products must be >= 1, got {num_products}")
-    rng = np.random.default_rng([seed, 7_000_003])
+    rng = _Rng(seed)
     used: set[str] = set()
     products: list[dict] = []
     attributes: dict[str, dict] = {}
