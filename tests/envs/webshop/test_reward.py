@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from empg_gym.envs.webshop.reward import (
@@ -164,3 +166,29 @@ def test_type_reward_levels_with_the_heuristic_tagger():
     assert type_reward({**base, "name": "Yoga Pants"}, goal)[0] == 1.0
     assert type_reward({**base, "name": "Garden Hose"}, goal)[0] == 0.0
     assert type_reward({**base, "query": GEN["query"], "name": "Running Pants"}, goal)[0] == 1.0
+
+
+def test_reward_on_generated_catalog_products():
+    from empg_gym.envs.webshop.catalog import build_catalog
+
+    cat = build_catalog(source="generated", num_products=200, seed=0)
+    goal = next(g for g in cat.goals if len(g["goal_options"]) == 2 and len(g["attributes"]) >= 2)
+    p = cat.by_asin[goal["asin"]]
+    price = cat.prices[p["asin"]]
+    n_att, n_opt = len(goal["attributes"]), 2
+    assert price <= goal["price_upper"]
+    assert get_reward(p, goal, price, dict(goal["goal_options"])).reward == 1.0
+    # no options selected: (n_att + 0 + 1) / (n_att + 2 + 1)
+    assert get_reward(p, goal, price, {}).reward == pytest.approx((n_att + 1) / (n_att + n_opt + 1))
+    # over the cap as well: n_att / (n_att + 3)
+    assert get_reward(p, goal, goal["price_upper"] + 1, {}).reward == pytest.approx(
+        n_att / (n_att + n_opt + 1)
+    )
+    # a product of another category and query with no shared title noun: r_type 0
+    words = set(re.findall(r"[a-z0-9]+", p["Title"].lower()))
+    other = next(
+        q
+        for q in cat.products
+        if q["category"] != p["category"] and not set(re.findall(r"[a-z0-9]+", q["Title"].lower())) & words
+    )
+    assert get_reward(other, goal, 1.0, {}).r_type == 0.0
