@@ -39,4 +39,8 @@ _register("empg/WebShop-v0", "empg_gym.envs.webshop.env:WebShopEnv", max_episode
           kwargs={"split": "test"},
           status=lambda: __import__("empg_gym.envs.webshop", fromlist=["data_status"]).data_status())
 
+# --- ALFWorld (real games via data_dir= or $ALFWORLD_DATA; generated games otherwise) -------------------
+_register("empg/ALFWorld-v0", "empg_gym.envs.alfworld.env:ALFWorldEnv", max_episode_steps=50,
+          status=lambda: __import__("empg_gym.envs.alfworld", fromlist=["data_status"]).data_status())
+
 ENV_IDS: tuple[str, ...] = tuple(DATA_STATUS)
