@@ -65,7 +65,8 @@ def main() -> None:
             out = advantages.get(name)(b, **kw)
             times.append(time.perf_counter() - t0)
         assert out.shape == (args.steps,) and np.all(np.isfinite(out))
-        rows.append({"estimator": name, "kwargs": kw, "best_s": min(times), "median_s": float(np.median(times))})
+        rows.append({"estimator": name, "kwargs": kw, "best_s": min(times),
+                     "median_s": float(np.median(times))})
     grpo_t = next(r["best_s"] for r in rows if r["estimator"] == "grpo" and not r["kwargs"])
     empg_t = next(r["best_s"] for r in rows if r["estimator"] == "empg" and not r["kwargs"])
     print(f"{args.steps:,} steps, {len(np.unique(b.traj_id)):,} trajectories, best of {args.repeats}")
