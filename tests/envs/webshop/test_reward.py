@@ -30,6 +30,8 @@ from empg_gym.envs.webshop.reward import (
         ("gluten-free", "Gluten Free", 100),  # full_process: punctuation -> space, lower case
         ("", "anything", 0),
         ("ash", ("scent", "acne body spray"), 17),  # no common token: 2*2/24
+        ("medium", "cream", 18),  # difflib (thefuzz 0.19 default): one matching block 'm' -> 2*1/11
+        ("khaki", "black", 20),  # difflib: 'k' -> 2*1/10 (an InDel ratio would give 40)
     ],
 )
 def test_token_set_ratio(a, b, expected):
