@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "envs": ("empg_gym.cli:envs_main", "list registered envs and whether their data is available"),
     "play": ("empg_gym.cli:play_main", "play an env in the terminal (or watch its expert)"),
     "advantages": ("empg_gym.advantages.cli:main", "list the advantage estimators and their hyperparameters"),
+    "demo": ("empg_gym.policy.demo:main", "watch an agent (default: SmolLM2-135M, offline) play an env"),
     "train": ("empg_gym.trainers.cli:main", "train a policy: --config baselines/<file>.yaml [--field value]"),
     "train-plot": ("empg_gym.trainers.cli:plot_main", "plot training curves of runs (metrics.jsonl)"),
 }
@@ -95,10 +96,18 @@ def play_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--expert", action="store_true", help="let the scripted expert play")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--kwargs", default="{}", help='env constructor kwargs as JSON, e.g. \'{"split": "test"}\'')
+    p.add_argument("--agent", default=None, help="let an agent play (spec name, YAML file or checkpoint)")
+    p.add_argument("--max-steps", type=int, default=None, help="episode step limit (with --agent)")
     args = p.parse_args(argv)
     import json
 
     import gymnasium as gym
+    if args.agent:
+        from empg_gym.policy.demo import play_agent
+
+        return play_agent(args.env_id, args.agent, seed=args.seed, task_index=args.task_index,
+                          episodes=args.episodes, max_steps=args.max_steps,
+                          env_kwargs=json.loads(args.kwargs))
 
     import empg_gym  # noqa: F401  (registers the envs)
     from empg_gym.wrappers import ExpertInfo
