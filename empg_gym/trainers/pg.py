@@ -154,6 +154,7 @@ class PGTrainer:
                                   "choose another --output-dir")
         self.model, self.tokenizer = build_model(cfg, None)
         if cfg.lora_r > 0:
+            torch.manual_seed(cfg.seed)  # peft initialises the adapters from the global RNG
             self._wrap_lora()
         if latest is not None:
             self._load_weights(latest)
@@ -219,8 +220,11 @@ class PGTrainer:
         d: dict[str, Any] = {"backend": "transformers", "prompt": c.prompt, "sampling": sampling,
                              "history_length": c.history_length, "name": Path(c.output_dir).name,
                              "logprobs": False}
-        if c.lora_r > 0:
-            d["model"] = str(Path(c.model).resolve())
+        if c.lora_r > 0:  # the checkpoint holds only the adapter; the spec names the base model
+            if c.model == "tiny":
+                d["model"], d["seed"] = f"tiny:{c.tiny_arch}", c.seed
+            else:
+                d["model"] = str(Path(c.model).resolve())
             d["lora"] = "adapter"
         return d
 
