@@ -1,0 +1,108 @@
+"""Batched vs one-env-at-a-time rollout: tokens/s and episodes/s with the same model, envs, tasks and seeds.
+
+Batched = ``collect(..., batch_size=None)``: every turn, one decode loop over all live episodes.
+Sequential = ``collect(..., batch_size=1)``: one episode at a time, one prompt per decode loop.
+Both play the same tasks with the same seeds and sampling settings; the ratio of tokens/s is the number
+DESIGN.md asks for (goal >= 4x).
+
+    python benchmarks/rollout.py                      # tiny random model + SmolLM2-135M, KeyDoor
+    python benchmarks/rollout.py --models tiny        # tiny only (seconds)
+    python benchmarks/rollout.py --threads 2
+
+Writes ``benchmarks/results/rollout.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "rollout.json"
+
+MODELS = {
+    # name: (agent spec overrides, episodes, max_steps, max_new_tokens)
+    "tiny": ({"backend": "transformers", "model": "tiny:qwen2", "name": "tiny-qwen2"}, 32, 4, 32),
+    "smollm2-135m": ("smollm2-135m", 8, 2, 48),
+}
+
+
+def run(agent, env_id: str, episodes: int, max_steps: int, batch_size: int | None, seed: int) -> dict:
+    from empg_gym.rollout import collect
+
+    t = time.perf_counter()
+    trajs = collect(agent, env_id, tasks=episodes, seed=seed, max_steps=max_steps, batch_size=batch_size,
+                    progress=False)
+    dt = time.perf_counter() - t
+    tokens = sum(len(x.token_ids) for tr in trajs for x in tr.turns)
+    turns = sum(len(tr) for tr in trajs)
+    return {"seconds": dt, "tokens": tokens, "turns": turns, "episodes": len(trajs),
+            "tokens_per_s": tokens / dt, "episodes_per_s": len(trajs) / dt, "turns_per_s": turns / dt,
+            "format_valid": sum(x.format_valid for tr in trajs for x in tr.turns) / max(turns, 1)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--env", default="empg/KeyDoor-v0")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared 2-core box)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(RESULTS))
+    args = p.parse_args()
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from empg_gym.policy import load_agent
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.models:
+        spec, episodes, max_steps, max_new = MODELS[name]
+        t = time.perf_counter()
+        agent = load_agent(spec, sampling={"max_new_tokens": max_new, "temperature": 1.0})
+        load_s = time.perf_counter() - t
+        run(agent, args.env, 1, 1, None, args.seed + 999)  # warm-up
+        batched = run(agent, args.env, episodes, max_steps, None, args.seed)
+        seq = run(agent, args.env, episodes, max_steps, 1, args.seed)
+        rows.append({"model": name, "load_s": load_s, "episodes": episodes, "max_steps": max_steps,
+                     "max_new_tokens": max_new, "batched": batched, "sequential": seq,
+                     "tokens_per_s_ratio": batched["tokens_per_s"] / seq["tokens_per_s"],
+                     "episodes_per_s_ratio": batched["episodes_per_s"] / seq["episodes_per_s"]})
+        del agent
+
+    table = Table(title=f"rollout on {args.env} ({args.threads} torch thread(s))")
+    for col in ("model", "mode", "episodes", "turns", "tokens", "s", "tok/s", "episodes/s", "ratio tok/s"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        for mode in ("batched", "sequential"):
+            m = r[mode]
+            ratio = f"{r['tokens_per_s_ratio']:.1f}x" if mode == "batched" else ""
+            table.add_row(r["model"], mode, str(m["episodes"]), str(m["turns"]), str(m["tokens"]),
+                          f"{m['seconds']:.1f}", f"{m['tokens_per_s']:.1f}", f"{m['episodes_per_s']:.3f}", ratio)
+    Console().print(table)
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+    except OSError:
+        commit = ""
+    out = {"env": args.env, "threads": args.threads, "seed": args.seed, "rows": rows, "commit": commit,
+           "machine": f"{platform.machine()} {os.cpu_count()} cpus", "torch": torch.__version__,
+           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "command": "python benchmarks/rollout.py " + " ".join(f"--models {' '.join(args.models)}".split())}
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=2))
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
