@@ -100,8 +100,6 @@ def resolve_device(cfg: TrainConfig) -> tuple[str, Any]:
 
 def build_model(cfg: TrainConfig, path: str | None = None) -> tuple[Any, Any]:
     """The initial policy (or, with ``path``, a saved one) and its tokenizer, on the configured device."""
-    import torch
-
     dev, dtype = resolve_device(cfg)
     if path is None and cfg.model == "tiny":
         from empg_gym.policy.tiny import tiny_model_and_tokenizer
@@ -121,7 +119,6 @@ def build_model(cfg: TrainConfig, path: str | None = None) -> tuple[Any, Any]:
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
-    del torch
     return model, tok
 
 
