@@ -219,12 +219,14 @@ def sample(
     stops = [s for s in stop if s]
     tail = max((len(s) for s in stops), default=0) + 2
     gens = [Generation() for _ in prompts]
-    done = torch.zeros(b, dtype=torch.bool, device=device)
+    eos_set = set(eos.tolist())
+    rows = list(range(b))  # batch row -> prompt index; finished rows are dropped from the batch
+    done: set[int] = set()  # finished prompts still in the batch (only when the cache cannot drop rows)
     cache_kw = _cache_kw(model)
     with torch.inference_mode():
         out = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True)
         past = _cache_of(out)
-        logits = out.logits[:, -1, :].float()  # [B, V]
+        logits = out.logits[:, -1, :].float()  # [b, V]
         for _ in range(max_new_tokens):
             z = logits / t
             if greedy:
@@ -233,30 +235,36 @@ def sample(
                 probs = torch.softmax(_filter_logits(z, top_k, top_p), dim=-1)
                 tok = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
             if record:
-                logp = torch.log_softmax(z, dim=-1)  # [B, V], full vocabulary
-                ent = -(logp.exp() * logp).sum(-1)  # [B]
-                tok_lp = logp.gather(-1, tok[:, None]).squeeze(-1)
-                lp_list, ent_list = tok_lp.tolist(), ent.tolist()
+                logp = torch.log_softmax(z, dim=-1)  # [b, V], full vocabulary
+                ent = -(logp.exp() * logp).sum(-1)  # [b]
+                lp_list = logp.gather(-1, tok[:, None]).squeeze(-1).tolist()
+                ent_list = ent.tolist()
             tok_list = tok.tolist()
-            live = (~done).nonzero().flatten().tolist()
-            for i in live:
+            finished = []
+            for r, i in enumerate(rows):
+                if i in done:
+                    continue
                 g = gens[i]
-                g.token_ids.append(tok_list[i])
+                g.token_ids.append(tok_list[r])
                 if record:
-                    g.logprobs.append(lp_list[i])
-                    g.entropies.append(ent_list[i])
-            newly = torch.isin(tok, eos) & ~done
-            if stops:
-                for i in live:
-                    if newly[i]:
-                        continue
-                    text = tokenizer.decode(gens[i].token_ids[-tail:], skip_special_tokens=False)
-                    if any(s in text for s in stops):
-                        newly[i] = True
-            done = done | newly
-            if bool(done.all()):
+                    g.logprobs.append(lp_list[r])
+                    g.entropies.append(ent_list[r])
+                if tok_list[r] in eos_set or (
+                    stops and any(x in tokenizer.decode(g.token_ids[-tail:], skip_special_tokens=False)
+                                  for x in stops)):
+                    finished.append(r)
+            if len(finished) + len(done) >= len(rows):
                 break
-            att = torch.cat([att, torch.ones((b, 1), dtype=att.dtype, device=device)], dim=-1)
+            if finished:
+                if hasattr(past, "batch_select_indices"):  # drop finished rows: no compute wasted on them
+                    gone = set(finished)
+                    keep = torch.as_tensor([r for r in range(len(rows)) if r not in gone], device=device)
+                    past.batch_select_indices(keep)
+                    att, pos, tok = att[keep], pos[keep], tok[keep]
+                    rows = [rows[r] for r in keep.tolist()]
+                else:
+                    done.update(rows[r] for r in finished)
+            att = torch.cat([att, torch.ones((len(rows), 1), dtype=att.dtype, device=device)], dim=-1)
             pos = pos[:, -1:] + 1
             out = model(input_ids=tok[:, None], attention_mask=att, position_ids=pos, use_cache=True,
                         **{cache_kw: past})

@@ -101,6 +101,19 @@ def test_left_padded_batch_equals_one_at_a_time(tiny):
         assert g.token_ids == single.token_ids
         assert g.logprobs == pytest.approx(single.logprobs, abs=1e-4)
         assert g.entropies == pytest.approx(single.entropies, abs=1e-4)
+    # rows that end early (EOS) leave the batch; the others must be unaffected
+    early = batched[1].token_ids[1]
+    model.generation_config.eos_token_id = [tok.eos_token_id, early]
+    try:
+        again = sample(model, tok, prompts, max_new_tokens=10, greedy=True)
+        singles = [sample(model, tok, [p], max_new_tokens=10, greedy=True)[0] for p in prompts]
+    finally:
+        model.generation_config.eos_token_id = tok.eos_token_id
+    assert len(again[1].token_ids) <= 2
+    assert any(len(g.token_ids) > len(again[1].token_ids) for g in again)
+    for g, single in zip(again, singles):
+        assert g.token_ids == single.token_ids
+        assert g.logprobs == pytest.approx(single.logprobs, abs=1e-4)
 
 
 def test_stop_strings_and_eos_end_a_sequence(tiny):
