@@ -43,4 +43,9 @@ _register("empg/WebShop-v0", "empg_gym.envs.webshop.env:WebShopEnv", max_episode
 _register("empg/ALFWorld-v0", "empg_gym.envs.alfworld.env:ALFWorldEnv", max_episode_steps=50,
           status=lambda: __import__("empg_gym.envs.alfworld", fromlist=["data_status"]).data_status())
 
+# --- DeepSearch (Search-R1 protocol; generated multi-hop world, or real data via questions=/corpus=) ------
+# The env enforces its own turn limit (max_turns + 1 steps, invalid actions included); 64 is a safety cap.
+_register("empg/DeepSearch-v0", "empg_gym.envs.deepsearch.env:DeepSearchEnv", max_episode_steps=64,
+          status=lambda: __import__("empg_gym.envs.deepsearch", fromlist=["data_status"]).data_status())
+
 ENV_IDS: tuple[str, ...] = tuple(DATA_STATUS)

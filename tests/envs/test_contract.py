@@ -15,6 +15,7 @@ from tests.envs.contract import fuzz, trajectory
 ENV_IDS = sorted(i for i in gym.registry if i.startswith("empg/"))
 #: Fuzz steps per env; envs whose steps are costly (real search engines) use fewer in the default run.
 FUZZ_STEPS: dict[str, int] = {}
+FUZZ_STEPS["empg/DeepSearch-v0"] = 1_000  # DeepSearch: 5-step episodes, so the test's action sampling dominates
 
 
 def make(env_id: str, **kwargs):
