@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("empg_gym.cli:play_main", "play an env in the terminal (or watch its expert)"),
     "advantages": ("empg_gym.advantages.cli:main", "list the advantage estimators and their hyperparameters"),
     "demo": ("empg_gym.policy.demo:main", "watch an agent (default: SmolLM2-135M, offline) play an env"),
+    "serve": ("empg_gym.serve:main", "run a server: serve retrieval --corpus <jsonl> (Search-R1 /retrieve API)"),
     "train": ("empg_gym.trainers.cli:main", "train a policy: --config baselines/<file>.yaml [--field value]"),
     "train-plot": ("empg_gym.trainers.cli:plot_main", "plot training curves of runs (metrics.jsonl)"),
 }
