@@ -5,8 +5,8 @@ Sequential = ``collect(..., batch_size=1)``: one episode at a time, one prompt p
 Both play the same tasks with the same seeds and sampling settings; the ratio of tokens/s is the number
 DESIGN.md asks for (goal >= 4x).
 
-    python benchmarks/rollout.py                      # tiny random model + SmolLM2-135M, KeyDoor
-    python benchmarks/rollout.py --models tiny        # tiny only (seconds)
+    python benchmarks/rollout.py                        # tiny random model + SmolLM2-135M, KeyDoor
+    python benchmarks/rollout.py --configs tiny tiny-G4 # tiny only (seconds)
     python benchmarks/rollout.py --threads 2
 
 Writes ``benchmarks/results/rollout.json``.
@@ -24,19 +24,24 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rollout.json"
 
-MODELS = {
-    # name: (agent spec overrides, episodes, max_steps, max_new_tokens)
-    "tiny": ({"backend": "transformers", "model": "tiny:qwen2", "name": "tiny-qwen2"}, 32, 4, 32),
-    "smollm2-135m": ("smollm2-135m", 8, 2, 48),
+TINY = {"backend": "transformers", "model": "tiny:qwen2", "name": "tiny-qwen2"}
+#: label -> (model, agent spec, tasks, group_size, max_steps, max_new_tokens)
+CONFIGS = {
+    "tiny": ("tiny", TINY, 32, 1, 4, 32),
+    "tiny-G4": ("tiny", TINY, 8, 4, 4, 32),
+    "smollm2": ("smollm2-135m", "smollm2-135m", 8, 1, 2, 48),
+    "smollm2-G4": ("smollm2-135m", "smollm2-135m", 2, 4, 2, 48),
 }
+MODELS = sorted({c[0] for c in CONFIGS.values()})
 
 
-def run(agent, env_id: str, episodes: int, max_steps: int, batch_size: int | None, seed: int) -> dict:
+def run(agent, env_id: str, tasks: int, group_size: int, max_steps: int, batch_size: int | None,
+        seed: int) -> dict:
     from empg_gym.rollout import collect
 
     t = time.perf_counter()
-    trajs = collect(agent, env_id, tasks=episodes, seed=seed, max_steps=max_steps, batch_size=batch_size,
-                    progress=False)
+    trajs = collect(agent, env_id, tasks=tasks, group_size=group_size, seed=seed, max_steps=max_steps,
+                    batch_size=batch_size, progress=False)
     dt = time.perf_counter() - t
     tokens = sum(len(x.token_ids) for tr in trajs for x in tr.turns)
     turns = sum(len(tr) for tr in trajs)
@@ -47,7 +52,8 @@ def run(agent, env_id: str, episodes: int, max_steps: int, batch_size: int | Non
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS),
+                   help="G4 = 4 copies per task (group rollouts: identical first prompts share one prefill)")
     p.add_argument("--env", default="empg/KeyDoor-v0")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared 2-core box)")
     p.add_argument("--seed", type=int, default=0)
@@ -62,30 +68,34 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     rows = []
-    for name in args.models:
-        spec, episodes, max_steps, max_new = MODELS[name]
-        t = time.perf_counter()
-        agent = load_agent(spec, sampling={"max_new_tokens": max_new, "temperature": 1.0})
-        load_s = time.perf_counter() - t
-        run(agent, args.env, 1, 1, None, args.seed + 999)  # warm-up
-        batched = run(agent, args.env, episodes, max_steps, None, args.seed)
-        seq = run(agent, args.env, episodes, max_steps, 1, args.seed)
-        rows.append({"model": name, "load_s": load_s, "episodes": episodes, "max_steps": max_steps,
-                     "max_new_tokens": max_new, "batched": batched, "sequential": seq,
+    agents: dict[str, tuple[object, float]] = {}
+    for label in args.configs:
+        model, spec, tasks, group, max_steps, max_new = CONFIGS[label]
+        if model not in agents:
+            agents.clear()
+            t = time.perf_counter()
+            agent = load_agent(spec, sampling={"max_new_tokens": max_new, "temperature": 1.0})
+            agents[model] = (agent, time.perf_counter() - t)
+            run(agent, args.env, 1, 1, 1, None, args.seed + 999)  # warm-up
+        agent, load_s = agents[model]
+        batched = run(agent, args.env, tasks, group, max_steps, None, args.seed)
+        seq = run(agent, args.env, tasks, group, max_steps, 1, args.seed)
+        rows.append({"config": label, "model": model, "load_s": load_s, "tasks": tasks, "group_size": group,
+                     "max_steps": max_steps, "max_new_tokens": max_new, "batched": batched, "sequential": seq,
                      "tokens_per_s_ratio": batched["tokens_per_s"] / seq["tokens_per_s"],
                      "episodes_per_s_ratio": batched["episodes_per_s"] / seq["episodes_per_s"]})
-        del agent
 
     table = Table(title=f"rollout on {args.env} ({args.threads} torch thread(s))")
-    for col in ("model", "mode", "episodes", "turns", "tokens", "s", "tok/s", "episodes/s", "ratio tok/s"):
+    for col in ("config", "mode", "episodes", "turns", "tokens", "s", "tok/s", "episodes/s", "ratio tok/s"):
         table.add_column(col, justify="right")
     for r in rows:
         for mode in ("batched", "sequential"):
             m = r[mode]
             ratio = f"{r['tokens_per_s_ratio']:.1f}x" if mode == "batched" else ""
-            table.add_row(r["model"], mode, str(m["episodes"]), str(m["turns"]), str(m["tokens"]),
-                          f"{m['seconds']:.1f}", f"{m['tokens_per_s']:.1f}", f"{m['episodes_per_s']:.3f}", ratio)
-    Console().print(table)
+            table.add_row(r["config"], mode, str(m["episodes"]), str(m["turns"]), str(m["tokens"]),
+                          f"{m['seconds']:.1f}", f"{m['tokens_per_s']:.1f}", f"{m['episodes_per_s']:.3f}",
+                          ratio)
+    Console(width=140).print(table)
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -95,7 +105,8 @@ def main() -> None:
     out = {"env": args.env, "threads": args.threads, "seed": args.seed, "rows": rows, "commit": commit,
            "machine": f"{platform.machine()} {os.cpu_count()} cpus", "torch": torch.__version__,
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "command": "python benchmarks/rollout.py " + " ".join(f"--models {' '.join(args.models)}".split())}
+           "command": f"python benchmarks/rollout.py --configs {' '.join(args.configs)} "
+                      f"--threads {args.threads}"}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

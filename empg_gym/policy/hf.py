@@ -133,13 +133,18 @@ def _eos_ids(model: Any, tok: Any) -> set[int]:
     return ids
 
 
-def _cache_kw(model: Any) -> str:
-    """The KV-cache argument name: ``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
+def _accepts(model: Any, name: str) -> bool:
+    """Whether the model's forward takes the keyword ``name``."""
     import inspect
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps forward
     fwd = getattr(base, "forward", base)
-    return "cache" if "cache" in inspect.signature(fwd).parameters else "past_key_values"
+    return name in inspect.signature(fwd).parameters
+
+
+def _cache_kw(model: Any) -> str:
+    """The KV-cache argument name: ``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
+    return "cache" if _accepts(model, "cache") else "past_key_values"
 
 
 def _cache_of(out: Any) -> Any:
@@ -207,11 +212,17 @@ def sample(
     t = 1.0 if greedy else float(temperature)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    b, length = len(prompts), max(len(p) for p in prompts)
-    ids = torch.full((b, length), pad, dtype=torch.long)
-    att = torch.zeros((b, length), dtype=torch.long)
-    for i, p in enumerate(prompts):  # left padding
-        ids[i, length - len(p):] = torch.as_tensor(list(p), dtype=torch.long)
+    b = len(prompts)
+    # Identical prompts (the G copies of a task on their first turn) are prefilled once and their cache rows
+    # copied: prefill is compute-bound, so this saves up to (G-1)/G of it in group rollouts.
+    first: dict[tuple[int, ...], int] = {}
+    inv = [first.setdefault(tuple(p), len(first)) for p in prompts]  # prompt -> unique row
+    uniq = list(first)
+    length = max(len(p) for p in uniq)
+    ids = torch.full((len(uniq), length), pad, dtype=torch.long)
+    att = torch.zeros((len(uniq), length), dtype=torch.long)
+    for i, p in enumerate(uniq):  # left padding
+        ids[i, length - len(p):] = torch.as_tensor(p, dtype=torch.long)
         att[i, length - len(p):] = 1
     ids, att = ids.to(device), att.to(device)
     pos = (att.cumsum(-1) - 1).clamp(min=0)
@@ -224,9 +235,21 @@ def sample(
     done: set[int] = set()  # finished prompts still in the batch (only when the cache cannot drop rows)
     cache_kw = _cache_kw(model)
     with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True)
+        # only the last position's logits: the prompts' [B, L, V] logits would dominate prefill time/memory
+        keep_last = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+        out = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **keep_last)
         past = _cache_of(out)
-        logits = out.logits[:, -1, :].float()  # [b, V]
+        logits = out.logits[:, -1, :].float()  # [u, V]
+        if len(uniq) < b:
+            expand = torch.as_tensor(inv, device=device)
+            if hasattr(past, "batch_select_indices"):
+                past.batch_select_indices(expand)
+                logits, att, pos = logits[expand], att[expand], pos[expand]
+            else:  # an old tuple cache: prefill every prompt
+                ids, att, pos = ids[expand], att[expand], pos[expand]
+                out = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **keep_last)
+                past = _cache_of(out)
+                logits = out.logits[:, -1, :].float()  # [b, V]
         for _ in range(max_new_tokens):
             z = logits / t
             if greedy:

@@ -116,6 +116,26 @@ def test_left_padded_batch_equals_one_at_a_time(tiny):
         assert g.logprobs == pytest.approx(single.logprobs, abs=1e-4)
 
 
+def test_identical_prompts_share_one_prefill_and_still_sample_independently(tiny):
+    model, tok = tiny
+    a = tok("go north", add_special_tokens=False)["input_ids"]
+    b = tok("You are in the blue room.", add_special_tokens=False)["input_ids"]
+    prompts = [a, b, a, a, b]
+    greedy = sample(model, tok, prompts, max_new_tokens=8, greedy=True)
+    (ga,) = sample(model, tok, [a], max_new_tokens=8, greedy=True)
+    (gb,) = sample(model, tok, [b], max_new_tokens=8, greedy=True)
+    for p, g in zip(prompts, greedy):
+        want = ga if p is a else gb
+        assert g.token_ids == want.token_ids
+        assert g.logprobs == pytest.approx(want.logprobs, abs=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    sampled = sample(model, tok, prompts, max_new_tokens=8, generator=gen)
+    assert len({tuple(sampled[i].token_ids) for i in (0, 2, 3)}) > 1  # same prompt, different samples
+    for p, g in zip(prompts, sampled):
+        lp, ent = recompute(model, p, g.token_ids, 1.0)
+        assert torch.allclose(torch.tensor(g.logprobs), lp, atol=1e-4, rtol=0)
+
+
 def test_stop_strings_and_eos_end_a_sequence(tiny):
     model, tok = tiny
     prompt = tok("go north", add_special_tokens=False)["input_ids"]
