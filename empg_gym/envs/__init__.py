@@ -42,6 +42,8 @@ _register("empg/WebShop-v0", "empg_gym.envs.webshop.env:WebShopEnv", max_episode
 # --- ALFWorld (real games via data_dir= or $ALFWORLD_DATA; generated games otherwise) -------------------
 _register("empg/ALFWorld-v0", "empg_gym.envs.alfworld.env:ALFWorldEnv", max_episode_steps=50,
           status=lambda: __import__("empg_gym.envs.alfworld", fromlist=["data_status"]).data_status())
+_register("empg/ALFWorld-TW-v0", "empg_gym.envs.alfworld.tw:ALFWorldTWEnv", max_episode_steps=50,
+          status=lambda: __import__("empg_gym.envs.alfworld", fromlist=["tw_data_status"]).tw_data_status())
 
 # --- DeepSearch (Search-R1 protocol; generated multi-hop world, or real data via questions=/corpus=) ------
 # The env enforces its own turn limit (max_turns + 1 steps, invalid actions included); 64 is a safety cap.

@@ -11,6 +11,7 @@ that :mod:`empg_gym.envs.alfworld.env` is checked against (``benchmarks/alfworld
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from typing import Any
 
 from empg_gym._optional import require
@@ -78,6 +79,8 @@ class TWGame:
 class ALFWorldTWEnv(TextEnv):
     """ALFWorld on TextWorld's engine; same arguments and info keys as :class:`ALFWorldEnv`.
 
+    The last :attr:`keep_loaded` games stay loaded, so resetting to a recent game is fast.
+
     Raises:
         gymnasium.error.DependencyNotInstalled: Without alfworld (``pip install "empg-gym[alfworld]"``).
     """
@@ -98,7 +101,9 @@ class ALFWorldTWEnv(TextEnv):
         super().__init__(render_mode=render_mode, **kwargs)
         self.games = GameSet(split, data_dir, source, seed, num_games, task_types)
         self.game: TWGame | None = None
+        self._loaded: OrderedDict[str, TWGame] = OrderedDict()  # a few loaded games: reloading takes seconds
         self._adm: list[str] = []
+        self.keep_loaded = 4
         self.task_type = ""
         self.gamefile = ""
 
@@ -108,9 +113,10 @@ class ALFWorldTWEnv(TextEnv):
             gamefile = self.games.files[i]
         else:
             gamefile = exported_game_file(self.games, i)
-        if self.game is not None:
-            self.game.close()
-        self.game = TWGame(gamefile)
+        self.game = self._loaded.pop(gamefile, None) or TWGame(gamefile)
+        self._loaded[gamefile] = self.game
+        while len(self._loaded) > self.keep_loaded:
+            self._loaded.popitem(last=False)[1].close()
         obs, self._adm, _ = self.game.reset()
         g = self.games.game(i)
         self.task_type, self.task, self.task_id, self.gamefile = (
@@ -148,7 +154,8 @@ class ALFWorldTWEnv(TextEnv):
         return info
 
     def close(self) -> None:
-        """Close the current game."""
-        if self.game is not None:
-            self.game.close()
-            self.game = None
+        """Close the loaded games."""
+        for g in self._loaded.values():
+            g.close()
+        self._loaded.clear()
+        self.game = None
