@@ -106,3 +106,27 @@ def test_remote_errors_are_clear(server):
         RemoteRetriever(server).search(["a"], 50)
     with pytest.raises(ConnectionError, match="cannot reach"):
         RemoteRetriever("http://127.0.0.1:9", timeout=2).search(["a"], 1)
+
+
+def test_env_with_remote_retriever_sees_what_local_sees(tmp_path):
+    from werkzeug.serving import make_server
+
+    from empg_gym.envs.deepsearch.env import DeepSearchEnv, get_world
+
+    world, _ = get_world(0, 400)
+    local = make_retriever("bm25s", Corpus.from_rows(world.passages), cache_dir=tmp_path)
+    srv = make_server("127.0.0.1", 0, create_app(local), threaded=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        remote_env = DeepSearchEnv(retriever="remote", retriever_kwargs={"url": f"127.0.0.1:{srv.server_port}"})
+        local_env = DeepSearchEnv(retriever_kwargs={"cache_dir": str(tmp_path)})
+        for env in (remote_env, local_env):
+            env.reset(options={"task_index": 3})
+        for _ in range(3):
+            a = local_env.expert_action()
+            assert remote_env.expert_action() == a
+            assert remote_env.step(a)[0] == local_env.step(a)[0]
+    finally:
+        srv.shutdown()
+        t.join(5)
