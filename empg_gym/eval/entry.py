@@ -1,0 +1,92 @@
+"""Assemble a leaderboard entry from per-episode records (see ``entry.schema.json``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from empg_gym.eval.metrics import summarize
+from empg_gym.eval.tasks import task_list_hash
+
+__all__ = ["SCHEMA_VERSION", "git_commit", "make_entry"]
+
+SCHEMA_VERSION = 1
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """The checkout's HEAD commit (``-dirty`` when tracked files in ``empg_gym/`` changed), or None."""
+    cwd = Path(cwd) if cwd else Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "empg_gym"],
+                               cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "") if head else None
+
+
+def make_entry(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    env_id: str,
+    split: str,
+    env_kwargs: Mapping[str, Any],
+    options: Sequence[Mapping[str, Any]],
+    task_list_name: str,
+    seeds: Sequence[int],
+    agent_name: str,
+    agent_spec: Mapping[str, Any] | None,
+    spec_hash: str | None,
+    command: str | None,
+    max_steps: int | None = None,
+    env_spec_json: str | None = None,
+    wall_time_s: float | None = None,
+    date: str | None = None,
+    commit: str | None = None,
+    package_version: str | None = None,
+) -> dict[str, Any]:
+    """A ``measured`` entry: metadata + :func:`~empg_gym.eval.metrics.summarize` of the records.
+
+    Records are sorted by episode index, so the entry does not depend on finishing order.
+    """
+    from empg_gym import __version__
+
+    recs = sorted((dict(r) for r in records), key=lambda r: r["episode"])
+    ids: dict[int, str] = {}
+    for r in recs:
+        ids.setdefault(int(r["task"]), str(r["task_id"]))
+    missing = [i for i in range(len(options)) if i not in ids]
+    if missing:
+        raise ValueError(f"no episode recorded for task positions {missing[:5]}...")
+    summary = summarize(recs)
+    version = env_id.rsplit("-v", 1)[1] if "-v" in env_id else "0"
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "measured",
+        "env": {"id": env_id, "version": int(version) if version.isdigit() else 0,
+                "kwargs": dict(env_kwargs), "spec": env_spec_json},
+        "split": split,
+        "task_list": {"name": task_list_name,
+                      "hash": task_list_hash(env_id, split, env_kwargs, options,
+                                             [ids[i] for i in range(len(options))]),
+                      "n_tasks": len(options), "options": [dict(o) for o in options]},
+        "episodes": len(recs),
+        "seeds": [int(s) for s in seeds],
+        "max_steps": max_steps,
+        "agent": {"name": agent_name, "spec": None if agent_spec is None else dict(agent_spec),
+                  "spec_hash": spec_hash},
+        "metrics": summary["metrics"],
+        "per_type": summary["per_type"],
+        "per_source": summary["per_source"],
+        "per_seed": summary["per_seed"],
+        "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
+        "package_version": package_version or __version__,
+        "git_commit": commit if commit is not None else git_commit(),
+        "date": date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+        "per_episode": recs,
+    }
