@@ -30,6 +30,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+# This folder holds alfworld.py, which would shadow the alfworld package: take it off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from empg_gym._optional import is_available  # noqa: E402

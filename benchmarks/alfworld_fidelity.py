@@ -1,6 +1,6 @@
 """Fidelity of the ALFWorld simulator against alfworld's TextWorld engine, step by step.
 
-    python benchmarks/alfworld_fidelity.py [--generated 60] [--real 274] [--random-frac 0.3] [--seed 0]
+    python benchmarks/alfworld_fidelity.py [--generated 60] [--real 274] [--real-stride 1] [--random-frac 0.3]
 
 For each game, both engines play the same commands: mostly the expert's next command, with probability
 ``--random-frac`` a random admissible command, and now and then an inadmissible one (to compare "Nothing
@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# This folder holds alfworld.py, which would shadow the alfworld package: take it off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from empg_gym.envs.alfworld.env import GameSet  # noqa: E402
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "--generated", type=int, default=60, help="generated games (valid_seen then valid_unseen)"
     )
     ap.add_argument("--real", type=int, default=274, help="real eval games (needs ALFWORLD_DATA)")
+    ap.add_argument("--real-stride", type=int, default=1, help="every k-th real game")
     ap.add_argument("--random-frac", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "alfworld_fidelity.json"))
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         files = []
         for split in ("valid_seen", "valid_unseen"):
             files += GameSet(split, data_dir=data, source="real").files
-        for f in files[: args.real]:
+        for f in files[:: args.real_stride][: args.real]:
             jobs.append(("real", f, None))
     elif args.real:
         print("ALFWORLD_DATA is not set: skipping real games", file=sys.stderr)
