@@ -63,7 +63,8 @@ def test_rollout_logprobs_and_entropies_match_a_separate_forward_pass(tiny):
             assert 1 <= len(turn.token_ids) <= 12
             assert len(turn.logprobs) == len(turn.entropies) == len(turn.token_ids)
             assert list(turn.prompt_token_ids) == tok(turn.prompt, add_special_tokens=False)["input_ids"]
-            assert turn.prompt.startswith("<|im_start|>user\n") and turn.prompt.endswith("<|im_start|>assistant\n")
+            assert turn.prompt.startswith("<|im_start|>user\n")
+            assert turn.prompt.endswith("<|im_start|>assistant\n")
             assert t.task in turn.prompt
             assert turn.response == tok.decode(turn.token_ids, skip_special_tokens=True)
             lp, ent = recompute(model, turn.prompt_token_ids, turn.token_ids, 0.7)
@@ -93,10 +94,10 @@ def test_same_seed_same_rollout(tiny):
 def test_left_padded_batch_equals_one_at_a_time(tiny):
     model, tok = tiny
     prompts = [tok("go north", add_special_tokens=False)["input_ids"],
-               tok("You are in the blue room. Exits: north, south, east.", add_special_tokens=False)["input_ids"],
+               tok("You are in the blue room. Exits: north, east.", add_special_tokens=False)["input_ids"],
                tok("guess 8", add_special_tokens=False)["input_ids"]]
     batched = sample(model, tok, prompts, max_new_tokens=10, greedy=True)
-    for p, g in zip(prompts, batched):
+    for p, g in zip(prompts, batched, strict=False):
         (single,) = sample(model, tok, [p], max_new_tokens=10, greedy=True)
         assert g.token_ids == single.token_ids
         assert g.logprobs == pytest.approx(single.logprobs, abs=1e-4)
@@ -111,7 +112,7 @@ def test_left_padded_batch_equals_one_at_a_time(tiny):
         model.generation_config.eos_token_id = tok.eos_token_id
     assert len(again[1].token_ids) <= 2
     assert any(len(g.token_ids) > len(again[1].token_ids) for g in again)
-    for g, single in zip(again, singles):
+    for g, single in zip(again, singles, strict=False):
         assert g.token_ids == single.token_ids
         assert g.logprobs == pytest.approx(single.logprobs, abs=1e-4)
 
@@ -124,14 +125,14 @@ def test_identical_prompts_share_one_prefill_and_still_sample_independently(tiny
     greedy = sample(model, tok, prompts, max_new_tokens=8, greedy=True)
     (ga,) = sample(model, tok, [a], max_new_tokens=8, greedy=True)
     (gb,) = sample(model, tok, [b], max_new_tokens=8, greedy=True)
-    for p, g in zip(prompts, greedy):
+    for p, g in zip(prompts, greedy, strict=False):
         want = ga if p is a else gb
         assert g.token_ids == want.token_ids
         assert g.logprobs == pytest.approx(want.logprobs, abs=1e-4)
     gen = torch.Generator().manual_seed(0)
     sampled = sample(model, tok, prompts, max_new_tokens=8, generator=gen)
     assert len({tuple(sampled[i].token_ids) for i in (0, 2, 3)}) > 1  # same prompt, different samples
-    for p, g in zip(prompts, sampled):
+    for p, g in zip(prompts, sampled, strict=False):
         lp, ent = recompute(model, p, g.token_ids, 1.0)
         assert torch.allclose(torch.tensor(g.logprobs), lp, atol=1e-4, rtol=0)
 

@@ -117,7 +117,8 @@ def test_wrong_model_is_a_clear_error(server):
 
 
 def test_unreachable_endpoint_gives_invalid_actions():
-    agent = load_agent({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "timeout": 0.5,
+    agent = load_agent({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
+                        "timeout": 0.5,
                         "max_retries": 1, "extra": {"backoff": 0.0}})
     out = agent.act([History("empg/KeyDoor-v0", "t", (), "o", ("go east",))] * 2)
     assert [s.format_valid for s in out] == [False, False]

