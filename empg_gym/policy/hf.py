@@ -304,7 +304,12 @@ class TransformersAgent:
         tokenizer: Its tokenizer, with a chat template.
         spec: The :class:`~empg_gym.policy.AgentSpec` it was built from (prompt, sampling, history length,
             logprobs, seed, name); a default ``transformers`` spec when omitted.
-        max_batch: Most prompts per decode loop (longer batches are split).
+        max_batch: Most prompts per decode loop (longer batches are split); ``extra.max_batch`` overrides.
+
+    ``extra.response_prefix`` (e.g. ``"<think>"``) is appended to every prompt after the chat template, so the
+    model starts its answer inside the format (small models follow it far more often). It belongs to the
+    prompt (its tokens are in ``prompt_token_ids``, not ``token_ids``); the projection parses
+    ``response_prefix + text``; ``ActionSample.text`` is the generated text alone.
     """
 
     needs_expert = False
@@ -329,6 +334,7 @@ class TransformersAgent:
         self.top_p = float(s.get("top_p", 1.0))
         self.max_new_tokens = int(s.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
         self.extra_stop = tuple(s.get("stop", ()) or ())
+        self.response_prefix = str(self.spec.extra.get("response_prefix", ""))
         device = next(model.parameters()).device
         self._generator = torch.Generator(device=device)
         self.set_seed(self.spec.seed)
@@ -349,6 +355,7 @@ class TransformersAgent:
         template = get_template(self.spec.prompt, history.env_id)
         msgs = template.messages(history, self.spec.history_length)
         text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        text += self.response_prefix
         return text, list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
@@ -365,7 +372,7 @@ class TransformersAgent:
         out = []
         for h, t, (ptext, pids), g in zip(histories, templates, prompts, gens, strict=True):
             text = self.tokenizer.decode(g.token_ids, skip_special_tokens=True)
-            proj = t.parse(text, h)
+            proj = t.parse(self.response_prefix + text, h)
             out.append(ActionSample(text=text, action=proj.action, format_valid=proj.format_valid,
                                     prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(g.token_ids),
                                     logprobs=tuple(g.logprobs), entropies=tuple(g.entropies)))

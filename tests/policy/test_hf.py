@@ -11,6 +11,7 @@ import empg_gym  # noqa: E402,F401
 from empg_gym.policy import AgentSpec, load_agent  # noqa: E402
 from empg_gym.policy.hf import TransformersAgent, _filter_logits, sample  # noqa: E402
 from empg_gym.policy.tiny import tiny_model_and_tokenizer  # noqa: E402
+from empg_gym.prompting import get_template  # noqa: E402
 from empg_gym.rollout import collect  # noqa: E402
 from empg_gym.types import History  # noqa: E402
 
@@ -172,6 +173,21 @@ def test_greedy_agent_and_top_k_one_agree(tiny):
     g = agent_for(tiny, greedy=True).act([h])[0]
     k1 = agent_for(tiny, top_k=1).act([h])[0]
     assert g.token_ids == k1.token_ids
+
+
+def test_response_prefix_is_part_of_the_prompt_and_of_the_parse(tiny):
+    model, tok = tiny
+    spec = AgentSpec(backend="transformers", model="tiny:qwen2", extra={"response_prefix": "<think>"},
+                     sampling={"max_new_tokens": 4, "greedy": True})
+    agent = TransformersAgent(model, tok, spec)
+    h = History("empg/KeyDoor-v0", "open the door", (), "You are in the red room.", ("go east",))
+    (s,) = agent.act([h])
+    assert s.prompt.endswith("<|im_start|>assistant\n<think>")
+    assert list(s.prompt_token_ids) == tok(s.prompt, add_special_tokens=False)["input_ids"]
+    assert not s.text.startswith("<think>")
+    assert agent.response_prefix == "<think>"
+    p = get_template("react").parse("<think>" + "east is open</think><action>go east</action>")
+    assert p.format_valid  # what the agent parses when the model closes the prefixed think block
 
 
 def test_bad_model_inputs(tiny, tmp_path):
