@@ -98,7 +98,7 @@ def expert_score(env: WebShopEnv) -> dict[str, float]:
     rewards, steps, reachable = [], [], []
     for i in range(len(env.task_ids)):
         obs, info = env.reset(seed=i, options={"task_index": i})
-        reachable.append(best_reward(env.catalog, env.goal) == 1.0)
+        reachable.append(best_reward(env.catalog, env.goal, env._nouns) == 1.0)
         r, n, term = 0.0, 0, False
         while n < 15 and not term:  # max_episode_steps = 15
             obs, r, term, trunc, info = env.step(env.expert_action())

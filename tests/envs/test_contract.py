@@ -14,7 +14,7 @@ from tests.envs.contract import fuzz, trajectory
 
 ENV_IDS = sorted(i for i in gym.registry if i.startswith("empg/"))
 #: Fuzz steps per env; envs whose steps are costly (real search engines) use fewer in the default run.
-FUZZ_STEPS: dict[str, int] = {}
+FUZZ_STEPS: dict[str, int] = {"empg/WebShop-v0": 3_000}  # WebShop: spaCy tagging at each purchase
 FUZZ_STEPS["empg/DeepSearch-v0"] = 1_000  # DeepSearch: 5-step episodes, so the test's action sampling dominates
 #: Envs whose engine needs seconds per reset (alfworld's TextWorld): contract-tested only with the slow tests.
 SLOW_ENVS = {"empg/ALFWorld-TW-v0"}

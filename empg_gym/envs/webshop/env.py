@@ -30,7 +30,7 @@ from empg_gym.envs.base import InvalidAction, TextEnv, Transition
 from empg_gym.envs.webshop import pages
 from empg_gym.envs.webshop.catalog import Catalog, build_catalog, resolve_data_dir, search_document
 from empg_gym.envs.webshop.goals import split_range
-from empg_gym.envs.webshop.reward import get_reward
+from empg_gym.envs.webshop.reward import get_reward, nouns_function
 from empg_gym.spaces import to_charset
 
 SEARCH_RETURN_N = 50
@@ -77,6 +77,8 @@ class WebShopEnv(TextEnv):
             ``"builtin"`` or ``"pyserini"``.
         cache_dir: Index cache root (default ``$EMPG_CACHE`` or ``~/.cache/empg_gym``).
         show_attrs: Show the ``Attributes`` sub-page button (off in the original's default).
+        title_nouns: Title-noun tagger of the type reward: ``"spacy"`` (the original's ``en_core_web_sm``),
+            ``"heuristic"`` (no dependency, faster) or ``"auto"`` (spaCy when installed).
         max_search_chars: Longest accepted search argument.
         render_mode: ``"ansi"`` or ``"human"``.
 
@@ -105,6 +107,7 @@ class WebShopEnv(TextEnv):
         search_backend: str = "auto",
         cache_dir: str | os.PathLike | None = None,
         show_attrs: bool = False,
+        title_nouns: str = "auto",
         max_search_chars: int = 500,
         render_mode: str | None = None,
     ) -> None:
@@ -129,6 +132,7 @@ class WebShopEnv(TextEnv):
             )
         self._task_ids = tuple(f"goal-{i}" for i in self._goal_ids)
         self.show_attrs = show_attrs
+        self._nouns = nouns_function(title_nouns)
         self.max_search_chars = max_search_chars
         self.goal: dict[str, Any] = {}
         self.state = pages.PageState()
@@ -244,7 +248,7 @@ class WebShopEnv(TextEnv):
             s.page, s.sub = "sub", arg[1]
         elif what == "buy":
             product = self.catalog.by_asin[s.asin]
-            details = get_reward(product, self.goal, self.catalog.prices[s.asin], s.options)
+            details = get_reward(product, self.goal, self.catalog.prices[s.asin], s.options, self._nouns)
             r = details.reward
             s.page = "done"
             obs = pages.render_done(s.asin, s.options, r)

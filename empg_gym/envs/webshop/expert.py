@@ -69,12 +69,13 @@ def wanted_options(product: dict[str, Any], goal: dict[str, Any]) -> dict[str, s
     return out
 
 
-def best_reward(catalog: Any, goal: dict[str, Any]) -> float:
+def best_reward(catalog: Any, goal: dict[str, Any], nouns: Any = None) -> float:
     """The reward of buying the goal's own product with the expert's options: the reachable maximum."""
     from empg_gym.envs.webshop.reward import get_reward
 
     product = catalog.by_asin[goal["asin"]]
-    return get_reward(product, goal, catalog.prices[goal["asin"]], wanted_options(product, goal)).reward
+    options = wanted_options(product, goal)
+    return get_reward(product, goal, catalog.prices[goal["asin"]], options, nouns).reward
 
 
 def expert_action(env: Any) -> str:

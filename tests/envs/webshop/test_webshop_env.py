@@ -13,7 +13,7 @@ SEP = " [SEP] "
 
 @pytest.fixture(scope="module")
 def env():
-    return WebShopEnv(split="all", num_products=300, cache_dir=False)
+    return WebShopEnv(split="all", num_products=300, cache_dir=False, title_nouns="heuristic")
 
 
 def _play_expert(env, index):
