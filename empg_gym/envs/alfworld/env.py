@@ -191,6 +191,7 @@ class ALFWorldEnv(TextEnv):
         super().__init__(render_mode=render_mode, **kwargs)
         self.games = GameSet(split, data_dir, source, seed, num_games, task_types)
         self.world: World | None = None
+        self._worlds: OrderedDict[int, World] = OrderedDict()
         self.params: TaskParams | None = None
         self.task_type = ""
         self.gamefile = ""
@@ -203,7 +204,12 @@ class ALFWorldEnv(TextEnv):
     def _reset_task(self, options: dict[str, Any]) -> str:
         i = self._pick_index(options, self.games.ids)
         game = self.games.game(i)
-        self.world = World(game)
+        world = self._worlds.pop(i, None) or World(game)
+        world.reset()
+        self._worlds[i] = world  # most recent last; a few are kept so re-playing a game skips the setup
+        while len(self._worlds) > 16:
+            self._worlds.popitem(last=False)
+        self.world = world
         self.params = None
         self.task_type = game.task_type
         self.task_id = self.games.ids[i]

@@ -118,24 +118,87 @@ def parse_problem(text: str) -> Problem:
     return Problem(name=name, types=types, init=init, goal=goal)
 
 
+_DECL: dict[int, tuple[list, list[tuple[str, str]]]] = {}
+
+
+def _decl(decl: list) -> list[tuple[str, str]]:
+    """A quantifier's ``(?v - type ...)`` list as (variable, type) pairs (memoised per list object)."""
+    hit = _DECL.get(id(decl))
+    if hit is not None and hit[0] is decl:
+        return hit[1]
+    out = _typed_list([t.rstrip(",") for t in decl if t != ","])
+    if len(_DECL) > 100_000:
+        _DECL.clear()
+    _DECL[id(decl)] = (decl, out)
+    return out
+
+
 def _vars(decl: list) -> list[str]:
     return [v for v, _ in _typed_list([t.rstrip(",") for t in decl if t != ","])]
 
 
 class FactIndex:
-    """Facts grouped by lower-cased predicate, for goal evaluation."""
+    """Facts grouped by lower-cased predicate, for goal evaluation.
 
-    def __init__(self, facts: Mapping[str, set[tuple[str, ...]]]) -> None:
+    Args:
+        facts: predicate -> set of argument tuples.
+        index: A cache of (predicate, position) -> value -> facts, shared between calls for static predicates
+            (the caller keeps it and passes the same dict again).
+        static: The predicates whose facts never change (only those go into the shared ``index``).
+    """
+
+    def __init__(self, facts: Mapping[str, set[tuple[str, ...]]], index: dict | None = None,
+                 static: frozenset[str] = frozenset()) -> None:
         self.facts = facts
+        self._shared = index if index is not None else {}
+        self._local: dict = {}
+        self._static = static
 
     def has(self, pred: str, args: tuple[str, ...]) -> bool:
+        """Whether the fact holds."""
         return args in self.facts.get(pred, ())
 
-    def candidates(self, pred: str) -> Iterator[tuple[str, ...]]:
-        return iter(self.facts.get(pred, ()))
+    def _by(self, pred: str, pos: int) -> dict:
+        store = self._shared if pred in self._static else self._local
+        d = store.get((pred, pos))
+        if d is None:
+            d = {}
+            for f in self.facts.get(pred, ()):
+                if pos < len(f):
+                    d.setdefault(f[pos], []).append(f)
+            store[(pred, pos)] = d
+        return d
+
+    def lookup(self, pred: str, pattern: tuple[str | None, ...]) -> Iterator[tuple[str, ...]] | list:
+        """Facts of ``pred`` that may match ``pattern`` (None = free position).
+
+        With several bound positions this is a superset (the caller checks every position).
+        """
+        best = None
+        for pos, val in enumerate(pattern):
+            if val is not None:
+                lst = self._by(pred, pos).get(val, ())
+                if best is None or len(lst) < len(best):
+                    best = lst
+        return best if best is not None else self.facts.get(pred, ())
+
+
+_CONJ: dict[int, tuple[SExpr, list]] = {}
 
 
 def _conjuncts(f: SExpr) -> list:
+    """The flattened conjuncts of ``f`` (memoised per formula object; do not mutate the result)."""
+    hit = _CONJ.get(id(f))
+    if hit is not None and hit[0] is f:
+        return hit[1]
+    out = _conjuncts_uncached(f)
+    if len(_CONJ) > 100_000:
+        _CONJ.clear()
+    _CONJ[id(f)] = (f, out)
+    return out
+
+
+def _conjuncts_uncached(f: SExpr) -> list:
     if isinstance(f, list) and f and f[0] == "and":
         out: list = []
         for g in f[1:]:
@@ -192,7 +255,7 @@ def holds(
         a, b = (env.get(x, x) for x in f[1:3])
         return a == b
     if head in ("exists", "forall"):
-        decl = _typed_list([t for t in f[1] if t != ","])
+        decl = _decl(f[1])
         body = f[2]
         if head == "exists":
             return _solve(_conjuncts(body), kb, domain, env, pending=decl)
@@ -217,8 +280,8 @@ def _solve(goals: list, kb: FactIndex, domain, env: dict[str, str], pending: lis
     # Flatten nested exists in the conjunction into the pending variables.
     flat: list = []
     for g in goals:
-        if isinstance(g, list) and g and g[0] == "exists" and not any(t in env for t in _vars(g[1])):
-            decl = _typed_list([t for t in g[1] if t != ","])
+        if isinstance(g, list) and g and g[0] == "exists" and not any(v in env for v, _ in _decl(g[1])):
+            decl = _decl(g[1])
             pending.extend(decl)
             pvars |= {v for v, _ in decl}
             flat.extend(_conjuncts(g[2]))
@@ -239,36 +302,58 @@ def _search(goals: list, kb, domain, env: dict[str, str], pending: list, pvars: 
             rest.append(g)
     if not rest:
         return True
-    # 2. bind through the first atom with a free variable
+    # 2. bind through the atom with the fewest matching facts
+    best = None
     for i, g in enumerate(rest):
         if _is_atom(g):
             pred = g[0].lower()
-            others = rest[:i] + rest[i + 1 :]
-            for fact in kb.candidates(pred):
-                if len(fact) != len(g) - 1:
-                    continue
-                new = dict(env)
-                ok = True
-                for x, v in zip(g[1:], fact, strict=True):
-                    x = new.get(x, x)
-                    if x in unbound and x.startswith("?"):
-                        new[x] = v
-                    elif x != v:
-                        ok = False
-                        break
-                if ok and _search(others, kb, domain, new, pending, pvars):
-                    return True
-            return False
+            pattern = tuple(None if (x in unbound) else env.get(x, x) for x in g[1:])
+            cands = kb.lookup(pred, pattern)
+            if best is None or len(cands) < len(best[2]):
+                best = (i, g, cands)
+    if best is not None:
+        i, g, cands = best
+        others = rest[:i] + rest[i + 1 :]
+        for fact in cands:
+            if len(fact) != len(g) - 1:
+                continue
+            new = dict(env)
+            ok = True
+            for x, v in zip(g[1:], fact, strict=True):
+                x = new.get(x, x)
+                if x in unbound and x.startswith("?"):
+                    new[x] = v
+                elif x != v:
+                    ok = False
+                    break
+            if ok and _search(others, kb, domain, new, pending, pvars):
+                return True
+        return False
     # 3. no atom can bind: enumerate a variable's type
     var = next(v for v, _ in pending if v in unbound)
     typ = dict(pending)[var]
     return any(_search(rest, kb, domain, {**env, var: o}, pending, pvars) for o in domain.get(typ, ()))
 
 
-def _free_in(f: SExpr, unbound: set[str]) -> bool:
+_VARS: dict[int, tuple[SExpr, frozenset[str]]] = {}
+
+
+def _vars_in(f: SExpr) -> frozenset[str]:
+    """The ``?variables`` occurring in ``f`` (memoised per formula object)."""
     if isinstance(f, str):
-        return f in unbound
-    return any(_free_in(g, unbound) for g in f)
+        return frozenset((f,)) if f.startswith("?") else frozenset()
+    hit = _VARS.get(id(f))
+    if hit is not None and hit[0] is f:
+        return hit[1]
+    out = frozenset().union(*(_vars_in(g) for g in f)) if f else frozenset()
+    if len(_VARS) > 100_000:
+        _VARS.clear()
+    _VARS[id(f)] = (f, out)
+    return out
+
+
+def _free_in(f: SExpr, unbound: set[str]) -> bool:
+    return not _vars_in(f).isdisjoint(unbound)
 
 
 @dataclass

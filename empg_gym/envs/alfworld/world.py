@@ -131,6 +131,8 @@ class World:
             elif len(f) == 2:
                 static[pred].add(f[1])
         self.static = static
+        self._static_cache: dict[str, set[tuple[str, ...]]] | None = None
+        self._static_index: dict = {}
         self.start = start or ""
         self._init_in, self._init_at, self._init_in_obj = init_in, init_at, init_in_obj
         self.names = demangle_names(e for e, t in p.types.items() if t in ("object", "receptacle"))
@@ -157,17 +159,17 @@ class World:
         self.on: set[str] = set(self._init_flags["ison"])
         self.sliced: set[str] = set(self._init_flags["issliced"])
         self._cmds: dict[str, tuple] | None = None
+        self._won: bool | None = None
         self._index_contents()
 
     def _index_contents(self) -> None:
         self.contents: dict[str, list[str]] = defaultdict(list)
         self.where: dict[str, list[str]] = defaultdict(list)
-        for o, r in self.in_recep:
+        for o, r in sorted(self.in_recep):  # sorted: the same order in every process
             self.contents[r].append(o)
             self.where[o].append(r)
 
-    def facts(self) -> FactIndex:
-        """The current state as PDDL facts (lower-cased predicates), for goal checks."""
+    def _static_facts(self) -> dict[str, set[tuple[str, ...]]]:
         f: dict[str, set[tuple[str, ...]]] = defaultdict(set)
         for o, t in self.otype.items():
             f["objecttype"].add((o, t))
@@ -175,10 +177,19 @@ class World:
             f["receptacletype"].add((r, t))
         for r, loc in self.recep_loc.items():
             f["receptacleatlocation"].add((r, loc))
+        for rt, ot in self.can_contain:
+            f["cancontain"].add((rt, ot))
         for pred, objs in self.static.items():
             for o in objs:
                 f[pred].add((o,))
-        f["atlocation"].add((self.agent, self.loc))
+        return dict(f)
+
+    def facts(self) -> FactIndex:
+        """The current state as PDDL facts (lower-cased predicates), for goal checks."""
+        if self._static_cache is None:
+            self._static_cache = self._static_facts()
+        f: dict[str, set[tuple[str, ...]]] = dict(self._static_cache)
+        f["atlocation"] = {(self.agent, self.loc)}
         f["inreceptacle"] = set(self.in_recep)
         f["objectatlocation"] = set(self.obj_at)
         f["inreceptacleobject"] = set(self.in_obj)
@@ -193,13 +204,14 @@ class World:
             ("issliced", self.sliced),
         ):
             f[pred] = {(o,) for o in objs}
-        if self.held:
-            f["holdsany"].add((self.agent,))
-        return FactIndex(f)
+        f["holdsany"] = {(self.agent,)} if self.held else set()
+        return FactIndex(f, self._static_index, frozenset(self._static_cache))
 
     def won(self) -> bool:
-        """Whether the goal holds now."""
-        return holds(self.game.problem.goal, self.facts(), self._domain)
+        """Whether the goal holds now (cached until the state changes)."""
+        if self._won is None:
+            self._won = holds(self.game.problem.goal, self.facts(), self._domain)
+        return self._won
 
     # ------------------------------------------------------------------ text
     def n(self, e: str) -> str:
@@ -353,6 +365,7 @@ class World:
         if kind == "examine_o":
             return self.examine_object(act[1]), True
         self._cmds = None
+        self._won = None
         if kind == "goto":
             r = act[1]
             self.loc = self.recep_loc[r]
