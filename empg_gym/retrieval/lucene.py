@@ -74,8 +74,15 @@ class PyseriniRetriever:
 
     name = "pyserini"
 
-    def __init__(self, corpus: Corpus, *, cache_dir: str | os.PathLike | None = None, k1: float = 0.9,
-                 b: float = 0.4, threads: int = 2) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        *,
+        cache_dir: str | os.PathLike | None = None,
+        k1: float = 0.9,
+        b: float = 0.4,
+        threads: int = 2,
+    ) -> None:
         with _LOCK:
             prepare_jvm()
             from pyserini.index.lucene import LuceneIndexer

@@ -27,8 +27,9 @@ class RemoteRetriever:
 
     name = "remote"
 
-    def __init__(self, url: str = "http://127.0.0.1:8000/retrieve", *, timeout: float = 60.0,
-                 max_batch: int = 64) -> None:
+    def __init__(
+        self, url: str = "http://127.0.0.1:8000/retrieve", *, timeout: float = 60.0, max_batch: int = 64
+    ) -> None:
         if "://" not in url:
             url = "http://" + url
         if not url.rstrip("/").endswith("/retrieve"):
@@ -63,7 +64,12 @@ class RemoteRetriever:
                 hits = []
                 for it in items:
                     doc = it.get("document", it) if isinstance(it, dict) else {}
-                    hits.append(Hit(str(doc.get("id", "")), str(doc.get("contents", "")),
-                                    float(it.get("score", 0.0)) if isinstance(it, dict) else 0.0))
+                    hits.append(
+                        Hit(
+                            str(doc.get("id", "")),
+                            str(doc.get("contents", "")),
+                            float(it.get("score", 0.0)) if isinstance(it, dict) else 0.0,
+                        )
+                    )
                 out.append(hits)
         return out

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 #: service -> ("module:function", help)
 SERVICES: dict[str, tuple[str, str]] = {
-    "retrieval": ("empg_gym.serve.retrieval:main", "Search-R1 /retrieve API over a corpus (bm25s/pyserini/dense)"),
+    "retrieval": (
+        "empg_gym.serve.retrieval:main",
+        "Search-R1 /retrieve API over a corpus (bm25s/pyserini/dense)",
+    ),
 }
 
 

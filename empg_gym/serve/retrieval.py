@@ -1,4 +1,4 @@
-"""A retrieval server speaking Search-R1's ``POST /retrieve`` API (Flask), so its clients work unchanged.
+r"""A retrieval server speaking Search-R1's ``POST /retrieve`` API (Flask), so its clients work unchanged.
 
 Request (Search-R1 ``search_r1/search/retrieval_server.py``)::
 
@@ -7,7 +7,7 @@ Request (Search-R1 ``search_r1/search/retrieval_server.py``)::
 ``topk`` defaults to 3 and ``return_scores`` to false, as there. A single ``"query": "q"`` (verl-agent's
 request shape) is read as a batch of one. Response::
 
-    {"result": [[{"document": {"id": "...", "contents": "\\"Title\\"\\ntext"}, "score": 1.23}, ...], ...]}
+    {"result": [[{"document": {"id": "...", "contents": "\"Title\"\ntext"}, "score": 1.23}, ...], ...]}
 
 or, without scores, ``{"result": [[{"id", "contents"}, ...], ...]}``. ``GET /health`` reports the retriever
 and corpus size.
@@ -74,7 +74,7 @@ def parse_request(body: Any, limits: Limits) -> tuple[list[str], int, bool]:
     if not queries:
         raise RequestError('"queries" is empty')
     if len(queries) > limits.max_queries:
-        raise RequestError(f'too many queries: {len(queries)} > {limits.max_queries} per request')
+        raise RequestError(f"too many queries: {len(queries)} > {limits.max_queries} per request")
     long = [i for i, q in enumerate(queries) if len(q) > limits.max_query_chars]
     if long:
         raise RequestError(f"query {long[0]} is longer than {limits.max_query_chars} characters")
@@ -129,7 +129,9 @@ def create_app(retriever: Retriever, limits: Limits | None = None, n_passages: i
 
     @app.get("/health")
     def health():
-        return flask.jsonify({"status": "ok", "retriever": getattr(retriever, "name", "?"), "passages": n_passages})
+        return flask.jsonify(
+            {"status": "ok", "retriever": getattr(retriever, "name", "?"), "passages": n_passages}
+        )
 
     @app.post("/retrieve")
     def retrieve():
@@ -164,12 +166,17 @@ def _is_loopback(host: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """``empg-serve retrieval``: serve a corpus over Search-R1's ``/retrieve`` API."""
     p = argparse.ArgumentParser(prog="empg-serve retrieval", description=main.__doc__)
-    p.add_argument("--corpus", default="generated",
-                   help='corpus JSONL (Search-R1 format), or "generated" for the DeepSearch world (default)')
+    p.add_argument(
+        "--corpus",
+        default="generated",
+        help='corpus JSONL (Search-R1 format), or "generated" for the DeepSearch world (default)',
+    )
     p.add_argument("--retriever", default="bm25s", choices=("bm25s", "pyserini", "dense"))
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--cache-dir", default=None, help="index cache folder (default $EMPG_CACHE or ~/.cache/empg_gym)")
+    p.add_argument(
+        "--cache-dir", default=None, help="index cache folder (default $EMPG_CACHE or ~/.cache/empg_gym)"
+    )
     p.add_argument("--world-seed", type=int, default=0)
     p.add_argument("--world-size", type=int, default=400)
     p.add_argument("--topk", type=int, default=3, help="topk when a request has none")
@@ -195,10 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     limits = Limits(args.max_body_bytes, args.max_queries, args.max_topk, args.max_query_chars, args.topk)
     if not _is_loopback(args.host):
-        print(f"empg-serve: WARNING: listening on {args.host}, reachable from other machines; "
-              "the server has no authentication", file=sys.stderr)
-    print(f"empg-serve: {args.retriever} over {len(corpus)} passages ready in {time.perf_counter() - t0:.1f} s; "
-          f"POST http://{args.host}:{args.port}/retrieve", file=sys.stderr)
+        print(
+            f"empg-serve: WARNING: listening on {args.host}, reachable from other machines; "
+            "the server has no authentication",
+            file=sys.stderr,
+        )
+    print(
+        f"empg-serve: {args.retriever} over {len(corpus)} passages ready in "
+        f"{time.perf_counter() - t0:.1f} s; "
+        f"POST http://{args.host}:{args.port}/retrieve",
+        file=sys.stderr,
+    )
     app = create_app(retriever, limits, len(corpus))
     app.run(host=args.host, port=args.port, threaded=True)
     return 0

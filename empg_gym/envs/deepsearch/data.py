@@ -2,10 +2,11 @@
 
 :func:`load_questions` reads a file and recognises each row's format:
 
-- FlashRAG (``RUC-NLPIR/FlashRAG_datasets``): ``{"id", "question", "golden_answers": [...]}`` (extra keys such as
-  ``metadata`` or ``supporting_doc_ids`` are kept);
+- FlashRAG (``RUC-NLPIR/FlashRAG_datasets``): ``{"id", "question", "golden_answers": [...]}`` (extra keys
+  such as ``metadata`` or ``supporting_doc_ids`` are kept);
 - Search-R1 / verl rows (``nq_search.py`` parquet, or their JSONL dumps): ``{"data_source", "prompt":
-  [{"role", "content"}], "reward_model": {"ground_truth": {"target": [...]} | "<str>"}, "extra_info": {...}}``.
+  [{"role", "content"}], "reward_model": {"ground_truth": {"target": [...]} | "<str>"},
+  "extra_info": {...}}``.
   Golds come from ``extra_info.answer`` when present (in NQ ``ground_truth`` is the answers joined with
   ", "), else ``ground_truth.target`` / ``ground_truth``; the question from ``extra_info.question``, else the
   prompt text after its last ``Question:``;
@@ -35,10 +36,21 @@ QUESTIONS_ENV_VAR = "EMPG_DEEPSEARCH_QUESTIONS"
 CORPUS_ENV_VAR = "EMPG_DEEPSEARCH_CORPUS"
 
 _SOURCES = {
-    "nq": "nq", "nq_open": "nq", "natural_questions": "nq", "triviaqa": "triviaqa", "trivia_qa": "triviaqa",
-    "popqa": "popqa", "hotpotqa": "hotpotqa", "hotpot_qa": "hotpotqa", "2wikimultihopqa": "2wikimultihopqa",
-    "2wikimultihop_qa": "2wikimultihopqa", "2wiki": "2wikimultihopqa", "musique": "musique",
-    "bamboogle": "bamboogle", "webwalkerqa": "webwalkerqa", "hotpotqa_ircot_500": "hotpotqa",
+    "nq": "nq",
+    "nq_open": "nq",
+    "natural_questions": "nq",
+    "triviaqa": "triviaqa",
+    "trivia_qa": "triviaqa",
+    "popqa": "popqa",
+    "hotpotqa": "hotpotqa",
+    "hotpot_qa": "hotpotqa",
+    "2wikimultihopqa": "2wikimultihopqa",
+    "2wikimultihop_qa": "2wikimultihopqa",
+    "2wiki": "2wikimultihopqa",
+    "musique": "musique",
+    "bamboogle": "bamboogle",
+    "webwalkerqa": "webwalkerqa",
+    "hotpotqa_ircot_500": "hotpotqa",
 }
 
 
@@ -105,25 +117,48 @@ def parse_row(row: dict[str, Any], n: int, default_source: str) -> QARecord:
         ValueError: When the row matches no known format.
     """
     if "question" in row and "golden_answers" in row:  # FlashRAG
-        meta = {k: v for k, v in row.items() if k not in ("id", "question", "golden_answers", "supporting_doc_ids")}
+        meta = {
+            k: v
+            for k, v in row.items()
+            if k not in ("id", "question", "golden_answers", "supporting_doc_ids")
+        }
         src = source_name(str(row["data_source"])) if "data_source" in row else default_source
-        return QARecord(str(row.get("id", f"{src}-{n}")), str(row["question"]), tuple(_as_list(row["golden_answers"])),
-                        src, tuple(str(i) for i in row.get("supporting_doc_ids") or ()), meta)
+        return QARecord(
+            str(row.get("id", f"{src}-{n}")),
+            str(row["question"]),
+            tuple(_as_list(row["golden_answers"])),
+            src,
+            tuple(str(i) for i in row.get("supporting_doc_ids") or ()),
+            meta,
+        )
     if "prompt" in row and ("reward_model" in row or "extra_info" in row):  # Search-R1 / verl
         extra = row.get("extra_info") or {}
         golds = _as_list(extra.get("answer")) or _as_list((row.get("reward_model") or {}).get("ground_truth"))
         question = str(extra.get("question") or _question_from_prompt(row["prompt"]))
         src = source_name(str(row.get("data_source") or default_source))
         index = extra.get("index", n)
-        return QARecord(str(row.get("id", f"{src}-{index}")), question, tuple(golds), src,
-                        metadata={"split": extra.get("split")})
+        return QARecord(
+            str(row.get("id", f"{src}-{index}")),
+            question,
+            tuple(golds),
+            src,
+            metadata={"split": extra.get("split")},
+        )
     if "question_text" in row and "answers_objects" in row:  # IRCoT
         golds = [s for obj in row["answers_objects"] for s in obj.get("spans", [])]
-        return QARecord(str(row.get("question_id", f"{default_source}-{n}")), str(row["question_text"]),
-                        tuple(golds), default_source)
+        return QARecord(
+            str(row.get("question_id", f"{default_source}-{n}")),
+            str(row["question_text"]),
+            tuple(golds),
+            default_source,
+        )
     if "question" in row and "answer" in row:  # 2Wiki questions-and-answers
-        return QARecord(str(row.get("id", row.get("_id", f"{default_source}-{n}"))), str(row["question"]),
-                        tuple(_as_list(row["answer"])), default_source)
+        return QARecord(
+            str(row.get("id", row.get("_id", f"{default_source}-{n}"))),
+            str(row["question"]),
+            tuple(_as_list(row["answer"])),
+            default_source,
+        )
     raise ValueError(f"row {n} is in no known question format (keys: {sorted(row)[:8]})")
 
 
@@ -151,8 +186,9 @@ def _rows(p: Path) -> Iterable[dict[str, Any]]:
                     raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
 
 
-def load_questions(path: str | os.PathLike, data_source: str | None = None,
-                   limit: int | None = None) -> list[QARecord]:
+def load_questions(
+    path: str | os.PathLike, data_source: str | None = None, limit: int | None = None
+) -> list[QARecord]:
     """Read a question file in any supported format.
 
     Args:
@@ -177,7 +213,9 @@ def load_questions(path: str | os.PathLike, data_source: str | None = None,
             break
         rec = parse_row(row, n, default)
         if data_source:
-            rec = QARecord(rec.id, rec.question, rec.golden_answers, default, rec.supporting_doc_ids, rec.metadata)
+            rec = QARecord(
+                rec.id, rec.question, rec.golden_answers, default, rec.supporting_doc_ids, rec.metadata
+            )
         if not rec.golden_answers:
             raise ValueError(f"{p}: question {rec.id} has no gold answer")
         out.append(rec)

@@ -140,13 +140,18 @@ class DeepSearchEnv(TextEnv):
             want = None if hops is None else ({hops} if isinstance(hops, int) else set(hops))
             if want is not None and not want <= {1, 2, 3, 4}:
                 raise ValueError(f"hops must be within 1..4, got {sorted(want)}")
-            self.tasks = [_Task(q.id, q.question, q.answers, "generated", q.hops, q.supporting_doc_ids, q)
-                          for q in splits[split] if want is None or q.hops in want]
+            self.tasks = [
+                _Task(q.id, q.question, q.answers, "generated", q.hops, q.supporting_doc_ids, q)
+                for q in splits[split]
+                if want is None or q.hops in want
+            ]
 
             def corpus_fn():
                 from empg_gym.retrieval import Corpus
 
-                return Corpus.from_rows(world.passages, f"generated world seed={world_seed} size={world_size}")
+                return Corpus.from_rows(
+                    world.passages, f"generated world seed={world_seed} size={world_size}"
+                )
 
             corpus_key: tuple = ("world", world_seed, world_size)
         else:
@@ -160,11 +165,14 @@ class DeepSearchEnv(TextEnv):
                 n = seen.get(r.id, 0)
                 seen[r.id] = n + 1
                 tid = r.id if n == 0 else f"{r.id}#{n}"
-                self.tasks.append(_Task(tid, r.question, r.golden_answers, r.data_source, None, r.supporting_doc_ids))
+                self.tasks.append(
+                    _Task(tid, r.question, r.golden_answers, r.data_source, None, r.supporting_doc_ids)
+                )
             corpus = corpus or os.environ.get(CORPUS_ENV_VAR) or None
             if corpus is None and retriever != "remote":
                 raise ValueError(
-                    f"real questions need a corpus: pass corpus=<Search-R1 corpus .jsonl> or set ${CORPUS_ENV_VAR} "
+                    "real questions need a corpus: pass corpus=<Search-R1 corpus .jsonl> "
+                    f"or set ${CORPUS_ENV_VAR} "
                     '(or use retriever="remote" with a /retrieve server)'
                 )
             path = str(corpus)
@@ -174,7 +182,11 @@ class DeepSearchEnv(TextEnv):
 
                 return load_corpus(path)
 
-            corpus_key = ("file", path, os.path.getmtime(path) if corpus is not None and os.path.exists(path) else 0)
+            corpus_key = (
+                "file",
+                path,
+                os.path.getmtime(path) if corpus is not None and os.path.exists(path) else 0,
+            )
         if not self.tasks:
             raise ValueError(f"no questions for split={split!r} hops={hops!r}")
         self.task_ids = [t.id for t in self.tasks]
@@ -204,8 +216,14 @@ class DeepSearchEnv(TextEnv):
     def _transition(self, parsed: Action) -> Transition:
         if parsed.kind == "answer":
             em = exact_match(parsed.content, self._t.golds)
-            return Transition(f"Your answer: {parsed.content}", reward=em, terminated=True, won=em == 1.0,
-                              score=em, info=self._final(parsed.content, em))
+            return Transition(
+                f"Your answer: {parsed.content}",
+                reward=em,
+                terminated=True,
+                won=em == 1.0,
+                score=em,
+                info=self._final(parsed.content, em),
+            )
         if self._turn > self.max_turns:  # the answer-only turn: the search is not run (Search-R1)
             return Transition(f"No search results: the limit of {self.max_turns} searches is reached.")
         hits = self.retriever.search([parsed.content], self.topk)[0]

@@ -138,9 +138,9 @@ def f1_score(prediction: str, golds: str | Iterable[str]) -> float:
 
 
 def format_information(contents: Sequence[str]) -> str:
-    """Search-R1's results block for the retrieved passages (``"Title"\\ntext`` each).
+    r"""Search-R1's results block for the retrieved passages (``"Title"\ntext`` each).
 
-    >>> format_information(['"Evan Morris"\\nEvan Morris was a lobbyist.'])
+    >>> format_information(['"Evan Morris"\nEvan Morris was a lobbyist.'])
     '<information>Doc 1(Title: "Evan Morris") Evan Morris was a lobbyist.</information>'
     """
     ref = ""

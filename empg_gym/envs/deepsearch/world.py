@@ -1,9 +1,9 @@
-"""A generated multi-hop world: fictional entities, encyclopedia passages and 1-4 hop questions.
+r"""A generated multi-hop world: fictional entities, encyclopedia passages and 1-4 hop questions.
 
 Everything comes from one seed with our own code, so it runs on a fresh machine and no model can know the
 answers: names are made of random syllables, facts are drawn at random.
 
-Entities (one passage each, in Search-R1's corpus format ``"Title"\\ntext``):
+Entities (one passage each, in Search-R1's corpus format ``"Title"\ntext``):
 
 - country: continent, currency, capital (a city);
 - city: country, founding year, river;
@@ -19,7 +19,8 @@ Questions (like HotpotQA / 2WikiMultihopQA / MuSiQue):
 - *bridge*, 1-4 hops: a chain of relations from a named entity, e.g. "In which country was the founder of
   Quorvex Labs born?" (company -> founder -> birth city -> country: 3 hops);
 - *comparison*, 2-4 hops: two chains (one or two relations each) ending in a year ("Who was born earlier,
-  X or the director of Y?") or in the same attribute ("Is the occupation of X the same as that of Y?", yes/no).
+  X or the director of Y?") or in the same attribute ("Is the occupation of X the same as the occupation of
+  Y?", yes/no).
 
 Every answer is unique by construction (relations are functions; compared years differ). Splits (train /
 valid / test) share the world and hold disjoint questions.
@@ -40,15 +41,54 @@ _VOWELS = ("a e i o u ai ea io ou").split()
 _CODAS = ("", "", "n", "r", "l", "s", "th", "k", "m", "x", "nd", "rt")
 
 CONTINENTS = ("Aurelia", "Borealis", "Meridia", "Ostrava", "Zephyria", "Calderon")
-OCCUPATIONS = ("painter", "architect", "chemist", "novelist", "violinist", "sculptor", "botanist", "engineer",
-               "cartographer", "astronomer", "economist", "poet", "surgeon", "historian", "photographer",
-               "linguist", "geologist", "composer", "diplomat", "mathematician")
-INDUSTRIES = ("shipbuilding", "textile", "software", "mining", "publishing", "aerospace", "brewing",
-              "pharmaceutical", "railway", "insurance", "glassmaking", "telecommunications")
+OCCUPATIONS = (
+    "painter",
+    "architect",
+    "chemist",
+    "novelist",
+    "violinist",
+    "sculptor",
+    "botanist",
+    "engineer",
+    "cartographer",
+    "astronomer",
+    "economist",
+    "poet",
+    "surgeon",
+    "historian",
+    "photographer",
+    "linguist",
+    "geologist",
+    "composer",
+    "diplomat",
+    "mathematician",
+)
+INDUSTRIES = (
+    "shipbuilding",
+    "textile",
+    "software",
+    "mining",
+    "publishing",
+    "aerospace",
+    "brewing",
+    "pharmaceutical",
+    "railway",
+    "insurance",
+    "glassmaking",
+    "telecommunications",
+)
 GENRES = ("drama", "comedy", "thriller", "documentary", "western", "musical", "science fiction", "mystery")
 COMPANY_SUFFIX = ("Industries", "Labs", "Group", "Works", "Systems", "Holdings", "Company", "Foundry")
-FILM_PATTERNS = ("The {} Affair", "Return to {}", "The Last of {}", "{} Nights", "Shadows over {}",
-                 "The {} Letters", "A Winter in {}", "{} Rising")
+FILM_PATTERNS = (
+    "The {} Affair",
+    "Return to {}",
+    "The Last of {}",
+    "{} Nights",
+    "Shadows over {}",
+    "The {} Letters",
+    "A Winter in {}",
+    "{} Rising",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,38 +114,94 @@ class Relation:
     query: str = ""
 
 
-RELATIONS: dict[str, Relation] = {r.name: r for r in (
-    Relation("birthplace", "person", "city", "the city where {} was born", "In which city was {} born?",
-             "birthplace", "born"),
-    Relation("employer", "person", "company", "the employer of {}", "Which company employs {}?", "employer",
-             "works"),
-    Relation("birth_year", "person", "year", "", "In what year was {} born?", "birth year", "born"),
-    Relation("occupation", "person", "literal", "", "What is the occupation of {}?", "occupation", ""),
-    Relation("country", "city", "country", "the country of {}", "In which country is {}?", "country", "city"),
-    Relation("city_founded", "city", "year", "", "In what year was {} founded?", "founding year", "founded"),
-    Relation("river", "city", "literal", "", "On which river does {} lie?", "river", "river"),
-    Relation("capital", "country", "city", "the capital of {}", "What is the capital of {}?", "capital",
-             "capital"),
-    Relation("continent", "country", "literal", "", "On which continent is {}?", "continent", "continent"),
-    Relation("currency", "country", "literal", "", "What is the currency of {}?", "currency", "currency"),
-    Relation("founder", "company", "person", "the founder of {}", "Who founded {}?", "founder", "founded"),
-    Relation("headquarters", "company", "city", "the headquarters city of {}", "In which city is {} based?",
-             "headquarters", "headquartered"),
-    Relation("company_founded", "company", "year", "", "In what year was {} founded?", "founding year",
-             "founded"),
-    Relation("industry", "company", "literal", "", "In which industry does {} operate?", "industry", ""),
-    Relation("director", "film", "person", "the director of {}", "Who directed {}?", "director", "directed"),
-    Relation("release_year", "film", "year", "", "In what year was {} released?", "release year", "released"),
-    Relation("genre", "film", "literal", "", "What is the genre of {}?", "genre", ""),
-)}
+RELATIONS: dict[str, Relation] = {
+    r.name: r
+    for r in (
+        Relation(
+            "birthplace",
+            "person",
+            "city",
+            "the city where {} was born",
+            "In which city was {} born?",
+            "birthplace",
+            "born",
+        ),
+        Relation(
+            "employer",
+            "person",
+            "company",
+            "the employer of {}",
+            "Which company employs {}?",
+            "employer",
+            "works",
+        ),
+        Relation("birth_year", "person", "year", "", "In what year was {} born?", "birth year", "born"),
+        Relation("occupation", "person", "literal", "", "What is the occupation of {}?", "occupation", ""),
+        Relation(
+            "country", "city", "country", "the country of {}", "In which country is {}?", "country", "city"
+        ),
+        Relation(
+            "city_founded", "city", "year", "", "In what year was {} founded?", "founding year", "founded"
+        ),
+        Relation("river", "city", "literal", "", "On which river does {} lie?", "river", "river"),
+        Relation(
+            "capital",
+            "country",
+            "city",
+            "the capital of {}",
+            "What is the capital of {}?",
+            "capital",
+            "capital",
+        ),
+        Relation(
+            "continent", "country", "literal", "", "On which continent is {}?", "continent", "continent"
+        ),
+        Relation("currency", "country", "literal", "", "What is the currency of {}?", "currency", "currency"),
+        Relation(
+            "founder", "company", "person", "the founder of {}", "Who founded {}?", "founder", "founded"
+        ),
+        Relation(
+            "headquarters",
+            "company",
+            "city",
+            "the headquarters city of {}",
+            "In which city is {} based?",
+            "headquarters",
+            "headquartered",
+        ),
+        Relation(
+            "company_founded",
+            "company",
+            "year",
+            "",
+            "In what year was {} founded?",
+            "founding year",
+            "founded",
+        ),
+        Relation("industry", "company", "literal", "", "In which industry does {} operate?", "industry", ""),
+        Relation(
+            "director", "film", "person", "the director of {}", "Who directed {}?", "director", "directed"
+        ),
+        Relation(
+            "release_year", "film", "year", "", "In what year was {} released?", "release year", "released"
+        ),
+        Relation("genre", "film", "literal", "", "What is the genre of {}?", "genre", ""),
+    )
+}
 
 #: Pairs (r1, r2) whose composition returns to the start (capital's country is the country itself).
 _INVERSE = {("capital", "country"), ("country", "capital")}
 
 _YEAR_COMPARE = {
     "birth_year": ("Who was born earlier, {} or {}?", "Who was born later, {} or {}?"),
-    "company_founded": ("Which company was founded earlier, {} or {}?", "Which company was founded later, {} or {}?"),
-    "release_year": ("Which film was released earlier, {} or {}?", "Which film was released later, {} or {}?"),
+    "company_founded": (
+        "Which company was founded earlier, {} or {}?",
+        "Which company was founded later, {} or {}?",
+    ),
+    "release_year": (
+        "Which film was released earlier, {} or {}?",
+        "Which film was released later, {} or {}?",
+    ),
     "city_founded": ("Which city was founded earlier, {} or {}?", "Which city was founded later, {} or {}?"),
 }
 _SAME = ("occupation", "industry", "genre", "continent", "country", "birthplace", "headquarters")
@@ -169,7 +265,7 @@ class World:
         return self.by_name[name].facts[relation]
 
     def walk(self, start: str, relations: Sequence[str]) -> tuple[str, list[str]]:
-        """Follow ``relations`` from ``start``: (final value, names of the entities whose passages were read)."""
+        """Follow ``relations`` from ``start``: (final value, entities whose passages are read)."""
         cur, read = start, []
         for r in relations:
             read.append(cur)
@@ -182,30 +278,52 @@ class World:
         return [{"id": e.id, "contents": f'"{e.name}"\n{passage_text(e, self.seed)}'} for e in self.entities]
 
 
+_FILLER = {
+    "country": (
+        "The country is known for its mountain passes.",
+        "Its economy rests on trade.",
+        "It has a long coastline.",
+    ),
+    "city": ("The old town is known for its bridges.", "It hosts a yearly market.", "Its harbour is busy."),
+    "person": ("{} is known for early work.", "{} has received several awards.", "{} lives abroad."),
+    "film": ("It was shot on location.", "It premiered at a festival.", "It received mixed reviews."),
+}
+
+
 def passage_text(e: Entity, seed: int) -> str:
     """The encyclopedia-style text of an entity (its own facts only)."""
     f = e.facts
     r = random.Random(f"{seed}:{e.id}")
     if e.kind == "country":
-        return (f"{e.name} is a sovereign country on the continent of {f['continent']}. Its capital and largest "
-                f"city is {f['capital']}, and its official currency is the {f['currency']}. "
-                f"{r.choice(['The country is known for its mountain passes.', 'Its economy rests on trade.', 'It has a long coastline.'])}")
+        return (
+            f"{e.name} is a sovereign country on the continent of {f['continent']}. Its capital and largest "
+            f"city is {f['capital']}, and its official currency is the {f['currency']}. "
+            f"{r.choice(_FILLER['country'])}"
+        )
     if e.kind == "city":
-        return (f"{e.name} is a city in {f['country']}. It was founded in {f['city_founded']} on the banks of "
-                f"the {f['river']} river. "
-                f"{r.choice(['The old town is known for its bridges.', 'It hosts a yearly market.', 'Its harbour is busy.'])}")
+        return (
+            f"{e.name} is a city in {f['country']}. It was founded in {f['city_founded']} on the banks of "
+            f"the {f['river']} river. "
+            f"{r.choice(_FILLER['city'])}"
+        )
     if e.kind == "person":
         pron = r.choice(["She", "He"])
         art = "an" if f["occupation"][0] in "aeiou" else "a"
-        return (f"{e.name} (born {f['birth_year']}) is {art} {f['occupation']} born in {f['birthplace']}. "
-                f"{pron} works for {f['employer']}. "
-                f"{r.choice([f'{pron} is known for early work.', f'{pron} has received several awards.', f'{pron} lives abroad.'])}")
+        return (
+            f"{e.name} (born {f['birth_year']}) is {art} {f['occupation']} born in {f['birthplace']}. "
+            f"{pron} works for {f['employer']}. "
+            f"{r.choice(_FILLER['person']).format(pron)}"
+        )
     if e.kind == "company":
         art = "an" if f["industry"][0] in "aeiou" else "a"
-        return (f"{e.name} is {art} {f['industry']} company founded in {f['company_founded']} by {f['founder']}. "
-                f"It is headquartered in {f['headquarters']}.")
-    return (f"{e.name} is a {f['release_year']} {f['genre']} film directed by {f['director']}. "
-            f"{r.choice(['It was shot on location.', 'It premiered at a festival.', 'It received mixed reviews.'])}")
+        return (
+            f"{e.name} is {art} {f['industry']} company founded in {f['company_founded']} by {f['founder']}. "
+            f"It is headquartered in {f['headquarters']}."
+        )
+    return (
+        f"{e.name} is a {f['release_year']} {f['genre']} film directed by {f['director']}. "
+        f"{r.choice(_FILLER['film'])}"
+    )
 
 
 class _Names:
@@ -245,31 +363,56 @@ def generate_world(seed: int = 0, n_people: int = 400) -> World:
     n_cities = max(16, n_people // 6)
     n_companies = max(10, n_people // 4)
     n_films = max(10, n_people // 4)
-    countries = [Entity("", "country", names.unique(lambda: names.word(2) + rng.choice(["ia", "land", "a", "or"])))
-                 for _ in range(n_countries)]
+    countries = [
+        Entity("", "country", names.unique(lambda: names.word(2) + rng.choice(["ia", "land", "a", "or"])))
+        for _ in range(n_countries)
+    ]
     cities = [Entity("", "city", names.unique(lambda: names.word())) for _ in range(n_cities)]
-    people = [Entity("", "person", names.unique(lambda: f"{names.word(2)} {names.word()}")) for _ in range(n_people)]
-    companies = [Entity("", "company", names.unique(lambda: f"{names.word()} {rng.choice(COMPANY_SUFFIX)}"))
-                 for _ in range(n_companies)]
-    films = [Entity("", "film", names.unique(lambda: rng.choice(FILM_PATTERNS).format(names.word())))
-             for _ in range(n_films)]
+    people = [
+        Entity("", "person", names.unique(lambda: f"{names.word(2)} {names.word()}")) for _ in range(n_people)
+    ]
+    companies = [
+        Entity("", "company", names.unique(lambda: f"{names.word()} {rng.choice(COMPANY_SUFFIX)}"))
+        for _ in range(n_companies)
+    ]
+    films = [
+        Entity("", "film", names.unique(lambda: rng.choice(FILM_PATTERNS).format(names.word())))
+        for _ in range(n_films)
+    ]
     rivers = [names.unique(lambda: names.word(2)) for _ in range(max(6, n_cities // 3))]
     for i, c in enumerate(cities):
-        c.facts = {"country": countries[i % n_countries].name, "city_founded": str(rng.randint(800, 1900)),
-                   "river": rng.choice(rivers)}
+        c.facts = {
+            "country": countries[i % n_countries].name,
+            "city_founded": str(rng.randint(800, 1900)),
+            "river": rng.choice(rivers),
+        }
     for c in countries:
         own = [x for x in cities if x.facts["country"] == c.name]
-        c.facts = {"continent": rng.choice(CONTINENTS), "capital": rng.choice(own).name,
-                   "currency": names.unique(lambda: names.word(2).lower() + rng.choice(["", "o", "a"])).capitalize()}
+        c.facts = {
+            "continent": rng.choice(CONTINENTS),
+            "capital": rng.choice(own).name,
+            "currency": names.unique(lambda: names.word(2).lower() + rng.choice(["", "o", "a"])).capitalize(),
+        }
     for p in people:
-        p.facts = {"birthplace": rng.choice(cities).name, "birth_year": str(rng.randint(1900, 2000)),
-                   "occupation": rng.choice(OCCUPATIONS), "employer": rng.choice(companies).name}
+        p.facts = {
+            "birthplace": rng.choice(cities).name,
+            "birth_year": str(rng.randint(1900, 2000)),
+            "occupation": rng.choice(OCCUPATIONS),
+            "employer": rng.choice(companies).name,
+        }
     for c in companies:
-        c.facts = {"founder": rng.choice(people).name, "headquarters": rng.choice(cities).name,
-                   "company_founded": str(rng.randint(1850, 2020)), "industry": rng.choice(INDUSTRIES)}
+        c.facts = {
+            "founder": rng.choice(people).name,
+            "headquarters": rng.choice(cities).name,
+            "company_founded": str(rng.randint(1850, 2020)),
+            "industry": rng.choice(INDUSTRIES),
+        }
     for f in films:
-        f.facts = {"director": rng.choice(people).name, "release_year": str(rng.randint(1930, 2024)),
-                   "genre": rng.choice(GENRES)}
+        f.facts = {
+            "director": rng.choice(people).name,
+            "release_year": str(rng.randint(1930, 2024)),
+            "genre": rng.choice(GENRES),
+        }
     entities = countries + cities + people + companies + films
     order = list(range(len(entities)))
     rng.shuffle(order)
@@ -291,15 +434,25 @@ def _phrase(world: World, start: str, bridges: Sequence[str]) -> str:
     return np_
 
 
-def _chain(world: World, rng: random.Random, n_bridges: int, start_kinds: Sequence[str] | None = None,
-           end_kind: str | None = None) -> tuple[str, list[str]] | None:
+def _chain(
+    world: World,
+    rng: random.Random,
+    n_bridges: int,
+    start_kinds: Sequence[str] | None = None,
+    end_kind: str | None = None,
+) -> tuple[str, list[str]] | None:
     """A start entity and ``n_bridges`` entity-valued relations with distinct entities along the way."""
     kinds = list(start_kinds or world.by_kind)
     start = rng.choice(world.by_kind[rng.choice(kinds)])
     cur, seen, rels = start, {start.name}, []
     for _ in range(n_bridges):
-        options = [r for r in RELATIONS.values() if r.domain == cur.kind and r.range in world.by_kind
-                   and not (rels and (rels[-1], r.name) in _INVERSE)]
+        options = [
+            r
+            for r in RELATIONS.values()
+            if r.domain == cur.kind
+            and r.range in world.by_kind
+            and not (rels and (rels[-1], r.name) in _INVERSE)
+        ]
         if not options:
             return None
         r = rng.choice(options)
@@ -320,14 +473,26 @@ def _bridge(world: World, rng: random.Random, hops: int) -> Question | None:
         return None
     start, rels = got
     end_kind = world.by_name[world.walk(start, rels)[0]].kind if rels else world.by_name[start].kind
-    final = rng.choice([r for r in RELATIONS.values() if r.domain == end_kind
-                        and not (rels and (rels[-1], r.name) in _INVERSE)])
+    final = rng.choice(
+        [
+            r
+            for r in RELATIONS.values()
+            if r.domain == end_kind and not (rels and (rels[-1], r.name) in _INVERSE)
+        ]
+    )
     answer, read = world.walk(start, [*rels, final.name])
     if answer in (start, *read):
         return None
     text = final.question.format(_phrase(world, start, rels))
-    return Question("", text[0].upper() + text[1:], (answer,), hops, "bridge", ((start, (*rels, final.name)),),
-                    supporting_doc_ids=tuple(world.by_name[n].id for n in read))
+    return Question(
+        "",
+        text[0].upper() + text[1:],
+        (answer,),
+        hops,
+        "bridge",
+        ((start, (*rels, final.name)),),
+        supporting_doc_ids=tuple(world.by_name[n].id for n in read),
+    )
 
 
 def _comparison(world: World, rng: random.Random, hops: int) -> Question | None:
@@ -382,12 +547,14 @@ def _comparison(world: World, rng: random.Random, hops: int) -> Question | None:
     if len(set(read)) != hops:
         return None
     text = text[0].upper() + text[1:]
-    return Question("", text, (answer,), hops, "comparison", full, compare,
-                    tuple(world.by_name[n].id for n in read))
+    return Question(
+        "", text, (answer,), hops, "comparison", full, compare, tuple(world.by_name[n].id for n in read)
+    )
 
 
-def make_questions(world: World, sizes: dict[str, int], hops: Sequence[int] = (1, 2, 3, 4),
-                   comparison_share: float = 0.3) -> dict[str, list[Question]]:
+def make_questions(
+    world: World, sizes: dict[str, int], hops: Sequence[int] = (1, 2, 3, 4), comparison_share: float = 0.3
+) -> dict[str, list[Question]]:
     """Disjoint question splits over ``world``, hops spread evenly over ``hops``.
 
     Args:
@@ -414,11 +581,23 @@ def make_questions(world: World, sizes: dict[str, int], hops: Sequence[int] = (1
             while q is None or q.question in seen:
                 tries += 1
                 if tries > 500 * n + 1000:
-                    raise RuntimeError(f"could not generate {n} distinct questions for {split!r}; use a larger world")
+                    raise RuntimeError(
+                        f"could not generate {n} distinct questions for {split!r}; use a larger world"
+                    )
                 q = _comparison(world, rng, h) if comparison else _bridge(world, rng, h)
             seen.add(q.question)
-            qs.append(Question(f"{split}-{len(qs)}", q.question, q.answers, q.hops, q.kind, q.sides, q.compare,
-                               q.supporting_doc_ids))
+            qs.append(
+                Question(
+                    f"{split}-{len(qs)}",
+                    q.question,
+                    q.answers,
+                    q.hops,
+                    q.kind,
+                    q.sides,
+                    q.compare,
+                    q.supporting_doc_ids,
+                )
+            )
         out[split] = qs
     return out
 

@@ -25,24 +25,49 @@ def need(rel: str) -> Path:
 
 
 def test_row_formats_by_hand():
-    fr = parse_row({"id": "test_0", "question": "q?", "golden_answers": ["a", "b"], "metadata": {"x": 1}}, 0, "nq")
-    assert (fr.id, fr.question, fr.golden_answers, fr.data_source, fr.metadata) == ("test_0", "q?", ("a", "b"), "nq",
-                                                                                      {"metadata": {"x": 1}})
-    sr = parse_row({"data_source": "nq", "prompt": [{"role": "user", "content": "Answer ... Question: who is x?\n"}],
-                    "reward_model": {"style": "rule", "ground_truth": {"target": ["X", "Ex"]}},
-                    "extra_info": {"split": "test", "index": 7}}, 3, "unknown")
+    fr = parse_row(
+        {"id": "test_0", "question": "q?", "golden_answers": ["a", "b"], "metadata": {"x": 1}}, 0, "nq"
+    )
+    assert (fr.id, fr.question, fr.golden_answers, fr.data_source, fr.metadata) == (
+        "test_0",
+        "q?",
+        ("a", "b"),
+        "nq",
+        {"metadata": {"x": 1}},
+    )
+    sr = parse_row(
+        {
+            "data_source": "nq",
+            "prompt": [{"role": "user", "content": "Answer ... Question: who is x?\n"}],
+            "reward_model": {"style": "rule", "ground_truth": {"target": ["X", "Ex"]}},
+            "extra_info": {"split": "test", "index": 7},
+        },
+        3,
+        "unknown",
+    )
     assert (sr.id, sr.question, sr.golden_answers, sr.data_source) == ("nq-7", "who is x?", ("X", "Ex"), "nq")
-    nq = parse_row({"data_source": "google-research-datasets/nq_open", "prompt": [{"content": "q", "role": "user"}],
-                    "reward_model": {"ground_truth": "a, b"}, "extra_info": {"answer": ["a", "b"], "index": 0,
-                                                                               "question": "q"}}, 0, "x")
+    nq = parse_row(
+        {
+            "data_source": "google-research-datasets/nq_open",
+            "prompt": [{"content": "q", "role": "user"}],
+            "reward_model": {"ground_truth": "a, b"},
+            "extra_info": {"answer": ["a", "b"], "index": 0, "question": "q"},
+        },
+        0,
+        "x",
+    )
     assert nq.golden_answers == ("a", "b")  # extra_info.answer, not the joined ground_truth
-    ir = parse_row({"question_id": "5a8", "question_text": "q", "answers_objects": [{"spans": ["s1"]}]}, 0, "hotpotqa")
+    ir = parse_row(
+        {"question_id": "5a8", "question_text": "q", "answers_objects": [{"spans": ["s1"]}]}, 0, "hotpotqa"
+    )
     assert (ir.id, ir.golden_answers) == ("5a8", ("s1",))
     tw = parse_row({"question": "q", "answer": "a"}, 4, "2wikimultihopqa")
     assert (tw.id, tw.golden_answers) == ("2wikimultihopqa-4", ("a",))
     with pytest.raises(ValueError, match="no known question format"):
         parse_row({"foo": 1}, 0, "x")
-    assert source_name("bdsaglam/musique") == "musique" and source_name("2wikimultihop_qa") == "2wikimultihopqa"
+    assert (
+        source_name("bdsaglam/musique") == "musique" and source_name("2wikimultihop_qa") == "2wikimultihopqa"
+    )
 
 
 def test_files_and_errors(tmp_path):
@@ -63,9 +88,15 @@ def test_parquet_rows(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    rows = [{"data_source": "hotpotqa", "prompt": [{"role": "user", "content": "Question: Who?"}],
-             "ability": "fact-reasoning", "reward_model": {"style": "rule", "ground_truth": {"target": ["Ann"]}},
-             "extra_info": {"split": "test", "index": 0}}]
+    rows = [
+        {
+            "data_source": "hotpotqa",
+            "prompt": [{"role": "user", "content": "Question: Who?"}],
+            "ability": "fact-reasoning",
+            "reward_model": {"style": "rule", "ground_truth": {"target": ["Ann"]}},
+            "extra_info": {"split": "test", "index": 0},
+        }
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "test.parquet")
     (r,) = load_questions(tmp_path / "test.parquet")
     assert (r.question, r.golden_answers, r.data_source) == ("Who?", ("Ann",), "hotpotqa")
@@ -99,8 +130,11 @@ def _hotpot_env(tmp_path, corpus):
     pytest.importorskip("bm25s")
     from empg_gym.envs.deepsearch.env import DeepSearchEnv
 
-    return DeepSearchEnv(questions=need("hotpotqa_ircot_500/questions.jsonl"), corpus=corpus,
-                         retriever_kwargs={"cache_dir": str(tmp_path)})
+    return DeepSearchEnv(
+        questions=need("hotpotqa_ircot_500/questions.jsonl"),
+        corpus=corpus,
+        retriever_kwargs={"cache_dir": str(tmp_path)},
+    )
 
 
 def _play_first_question(env):
@@ -116,7 +150,7 @@ def _play_first_question(env):
 
 
 def test_env_on_hotpotqa_ircot_subset(tmp_path):
-    """The real questions with the first 300 corpus passages (which hold question 0's gold passages 1 and 6)."""
+    """The real questions with the first 300 corpus passages (holding question 0's gold passages 1, 6)."""
     lines = need("hotpotqa_ircot_500/corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
     sub = tmp_path / "corpus300.jsonl"
     sub.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -47,7 +47,7 @@ def test_invalid_actions_use_turns_and_truncate(env):
     # the 5th step (answer-only turn) ends the episode
     obs, r, term, trunc, info = env.step("<search> anything </search>")
     assert trunc and not term and r == 0.0 and "limit" in obs and info["em"] == 0.0 and info["f1"] == 0.0
-    obs, *_ , info = env.step("<answer> x </answer>")
+    obs, *_, info = env.step("<answer> x </answer>")
     assert not info["action_valid"] and "over" in obs
 
 

@@ -25,7 +25,7 @@ from empg_gym.envs.deepsearch.protocol import (
         # first tag wins
         ("<answer>A</answer> <answer>B</answer>", Action("answer", "A")),
         ("<search>q1</search><search>q2</search>", Action("search", "q1")),
-        # the cut is after the first </search> even when an answer comes first: the answer block is still first
+        # the cut is after the first </search> even when an answer comes first; the answer block is first
         ("<answer>A</answer><search>q</search>", Action("answer", "A")),
         # text after the first closing tag is ignored (an answer after a search is never seen)
         ("<search>q</search> then <answer>A</answer>", Action("search", "q")),
@@ -40,10 +40,19 @@ def test_parse_action(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "Paris", "<search>unclosed", "<answer>x</search>", "<SEARCH>q</SEARCH>", "<search>q</answer>",
-     "search[q]", "<action>q</action>", "</search><search>q",
-     # the cut after the first </search> drops the only complete answer block
-     "<search>a</search><answer>b</answer>".replace("<search>a", "<search a")],
+    [
+        "",
+        "Paris",
+        "<search>unclosed",
+        "<answer>x</search>",
+        "<SEARCH>q</SEARCH>",
+        "<search>q</answer>",
+        "search[q]",
+        "<action>q</action>",
+        "</search><search>q",
+        # the cut after the first </search> drops the only complete answer block
+        "<search>a</search><answer>b</answer>".replace("<search>a", "<search a"),
+    ],
 )
 def test_invalid_responses(text):
     assert parse_action(text) is None
@@ -52,7 +61,9 @@ def test_invalid_responses(text):
 def test_cut_and_message():
     assert cut_response("a </answer> b </search> c") == "a </answer> b </search>"
     assert cut_response("x </answer> y") == "x </answer>"
-    assert INVALID_MESSAGE.startswith("My previous action is invalid.") and INVALID_MESSAGE.endswith("Let me try again.")
+    assert INVALID_MESSAGE.startswith("My previous action is invalid.") and INVALID_MESSAGE.endswith(
+        "Let me try again."
+    )
 
 
 @pytest.mark.parametrize(
