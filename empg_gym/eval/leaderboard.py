@@ -130,10 +130,14 @@ def _num(x: float | None, fmt: str = ".1f") -> str:
 
 
 def _agent_cell(r: Row) -> str:
-    if r.reported:
-        rep = r.entry["reported"]
-        return f"{r.label} *(reported: {rep['source']})*"
-    return r.label
+    return f"{r.label} *(reported)*" if r.reported else r.label
+
+
+def _commit_cell(e: Mapping[str, Any]) -> str:
+    c = e.get("git_commit") or ""
+    if not c:
+        return "–"
+    return c[:10] + (" (dirty)" if c.endswith("-dirty") else "")
 
 
 def _split_cell(r: Row) -> str:
@@ -165,8 +169,13 @@ def render_markdown(by_env: Mapping[str, Sequence[Row]]) -> str:
                      _num(r.value("steps")), _pct(r.value("invalid_action_rate")),
                      _num(r.value("tokens_per_episode"), ".0f"), _split_cell(r)]
             cells += [_pct(r.value(t, "per_type")) for t in types]
-            cells += [(e.get("git_commit") or "–")[:10], e["date"][:10]]
+            cells += [_commit_cell(e), e["date"][:10]]
             out.append("| " + " | ".join(cells) + " |")
+        sources = sorted({r.entry["reported"]["source"] for r in rows if r.reported})
+        if sources:
+            out += ["", "*Reported* rows: " + "; ".join(sources) + ". Measured by the paper on the original "
+                    "benchmark with its own models, compute and task list; not reproduced here,"
+                    " not paired with the rows above."]
         out.append("")
     if not by_env:
         out += ["No entries yet.", ""]
@@ -270,8 +279,8 @@ def render_html(by_env: Mapping[str, Sequence[Row]]) -> str:
             for t in types:
                 v, ci = r.value(t, "per_type"), r.ci(t, "per_type")
                 tr.append(_td(_pct(v), -1 if v is None else v, extra=_bar(v, ci)))
-            commit = (e.get("git_commit") or "–")[:10]
-            tr.append(_td(commit, commit))
+            commit = _commit_cell(e)
+            tr.append(_td(commit, commit, title=e.get("git_commit") or ""))
             tr.append(_td(e["date"][:10], e["date"]))
             tr.append("</tr>")
             out.append("".join(tr))
