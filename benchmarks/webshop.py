@@ -35,6 +35,7 @@ from empg_gym.envs.webshop.expert import best_reward, instruction_query
 from empg_gym.envs.webshop.search import make_index
 
 REAL_DEFAULT = "/work/shared/data/webshop"
+PYSERINI_MAX_DOCS = 10_000
 
 
 def rss_mb() -> float:
@@ -136,6 +137,9 @@ def backend_compare(catalog, n_queries: int, cache: Path) -> dict:
         if backend == "pyserini" and not is_available("pyserini"):
             res[backend] = {"status": "not installed (pip install 'empg-gym[pyserini]')"}
             continue
+        if backend == "pyserini" and len(docs) > PYSERINI_MAX_DOCS:
+            res[backend] = {"status": f"skipped (over {PYSERINI_MAX_DOCS} products; minutes to index)"}
+            continue
         t = time.perf_counter()
         idx = make_index(docs, backend, cache_dir=cache)
         build = time.perf_counter() - t
@@ -152,6 +156,17 @@ def backend_compare(catalog, n_queries: int, cache: Path) -> dict:
         if ref is None:
             ref = hits
         else:
+            entry["top1_agreement_vs_bm25s"] = float(
+                np.mean([a[:1] == b[:1] for a, b in zip(ref, hits, strict=True)])
+            )
+            entry["top50_overlap_vs_bm25s"] = float(
+                np.mean(
+                    [
+                        len(set(a) & set(b)) / max(1, min(50, len(a), len(b)))
+                        for a, b in zip(ref, hits, strict=True)
+                    ]
+                )
+            )
             entry["top10_overlap_vs_bm25s"] = float(
                 np.mean(
                     [

