@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-plot": ("empg_gym.trainers.cli:plot_main", "plot training curves of runs (metrics.jsonl)"),
     "eval": ("empg_gym.eval.harness:main", "evaluate an agent on an env's task list -> leaderboard entry"),
     "leaderboard": ("empg_gym.eval.leaderboard:main", "leaderboard: build | validate | compare | serve | show"),
+    "alfworld-export": ("empg_gym.envs.alfworld.export:main", "write generated ALFWorld games (game.tw-pddl)"),
 }
 
 

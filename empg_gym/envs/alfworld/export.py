@@ -100,3 +100,31 @@ def export_game(
         json.dump(data, fh)
     os.replace(tmp, path)
     return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``empg-gym alfworld-export``: write generated games as ``game.tw-pddl`` files with walkthroughs."""
+    import argparse
+
+    from empg_gym.envs.alfworld.env import GameSet
+    from empg_gym.envs.alfworld.expert import expert_action, task_params
+    from empg_gym.envs.alfworld.world import World
+
+    ap = argparse.ArgumentParser(prog="empg-gym alfworld-export", description=main.__doc__)
+    ap.add_argument("out", help="output folder; games go to <out>/<split>/<index>/game.tw-pddl")
+    ap.add_argument("--split", default="valid_seen", choices=["train", "valid_seen", "valid_unseen"])
+    ap.add_argument("--num-games", type=int, default=None, help="first N games (default: the whole split)")
+    ap.add_argument("--seed", type=int, default=0, help="generator seed")
+    args = ap.parse_args(argv)
+    games = GameSet(args.split, source="generated", seed=args.seed, num_games=args.num_games)
+    for i in range(len(games)):
+        game = games.game(i)
+        w = World(game)
+        params = task_params(game.problem.goal)
+        walk: list[str] = []
+        while not w.won() and len(walk) < 50:
+            walk.append(expert_action(w, params))
+            w.step(walk[-1])
+        export_game(game, os.path.join(args.out, *games.ids[i].split("/")[1:]), walkthrough=walk)
+    print(f"wrote {len(games)} games to {os.path.join(args.out, args.split)}")
+    return 0
