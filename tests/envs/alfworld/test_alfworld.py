@@ -216,3 +216,21 @@ def test_expert_solves_all_274_generated_eval_games():
         for i in range(len(env.games)):
             n, info = _play_index(env, i)
             assert n is not None, info["task_id"]
+
+
+def test_export_round_trips(tmp_path, monkeypatch):
+    from empg_gym.envs.alfworld.export import domain_and_grammar, export_game
+
+    if HAS_DATA:
+        monkeypatch.setenv("ALFWORLD_DATA", str(DATA))
+    try:
+        domain_and_grammar()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    g = generate_game("valid_unseen", 5)
+    path = export_game(g, tmp_path / "g", walkthrough=["look"])
+    back = load_game(path)
+    assert back.goal_text == g.goal_text and back.walkthrough == ["look"]
+    assert sorted(back.problem.init) == sorted(g.problem.init) and back.problem.goal == g.problem.goal
+    a, b = World(g), World(back)
+    assert a.intro() == b.intro() and a.admissible() == b.admissible()
