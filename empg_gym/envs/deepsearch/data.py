@@ -12,7 +12,9 @@
   prompt text after its last ``Question:``;
 - IRCoT (HotpotQA / 2Wiki / MuSiQue ``*_subsampled.jsonl``): ``{"question_id", "question_text",
   "answers_objects": [{"spans": [...]}], "contexts": [...]}``;
-- a JSON list of ``{"question", "answer"}`` (2WikiMultihopQA's questions-and-answers file).
+- a JSON list of ``{"question", "answer"}`` (2WikiMultihopQA's questions-and-answers file); keys are also
+  matched case-insensitively (``{"Question", "Answer", ...}`` rows as WebWalkerQA's are said to be; not
+  checked against a copy, none is available here).
 
 Files: ``.jsonl`` / ``.json`` / ``.parquet`` (parquet needs ``pyarrow``). The data source (for per-source
 metrics) is the row's ``data_source`` mapped to a short name, else the name of the file's folder.
@@ -159,6 +161,10 @@ def parse_row(row: dict[str, Any], n: int, default_source: str) -> QARecord:
             tuple(_as_list(row["answer"])),
             default_source,
         )
+    lower = {k.lower(): v for k, v in row.items()}
+    # e.g. WebWalkerQA's Question/Answer keys
+    if lower.keys() != row.keys() and "question" in lower and "answer" in lower:
+        return parse_row(lower, n, default_source)
     raise ValueError(f"row {n} is in no known question format (keys: {sorted(row)[:8]})")
 
 

@@ -63,6 +63,8 @@ def test_row_formats_by_hand():
     assert (ir.id, ir.golden_answers) == ("5a8", ("s1",))
     tw = parse_row({"question": "q", "answer": "a"}, 4, "2wikimultihopqa")
     assert (tw.id, tw.golden_answers) == ("2wikimultihopqa-4", ("a",))
+    ww = parse_row({"Question": "q", "Answer": "a", "Root_Url": "https://x"}, 2, "webwalkerqa")
+    assert (ww.question, ww.golden_answers, ww.data_source) == ("q", ("a",), "webwalkerqa")
     with pytest.raises(ValueError, match="no known question format"):
         parse_row({"foo": 1}, 0, "x")
     assert (
