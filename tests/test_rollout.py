@@ -145,3 +145,12 @@ def test_bad_arguments():
 
     with pytest.raises(RuntimeError, match="returned 1 samples for 2"):
         collect(Short("x"), "empg/KeyDoor-v0", tasks=2, progress=False)
+
+
+def test_env_kwargs_reach_the_env_and_agents_satisfy_the_protocol():
+    from empg_gym.agent import Agent
+
+    trajs = collect(ExpertAgent(), "empg/GuessNumber-v0", tasks=4, env_kwargs={"n": 4}, progress=False)
+    assert [t.task_id for t in trajs] == ["guess4-1", "guess4-2", "guess4-3", "guess4-4"]
+    assert all(t.won and len(t) <= 3 for t in trajs)
+    assert isinstance(RandomAgent(), Agent) and isinstance(ExpertAgent(), Agent)
