@@ -180,3 +180,20 @@ def gym_error():
     import gymnasium
 
     return gymnasium.error
+
+
+def test_real_human_goal_texts_are_in_webshop_human_goals_json(real_dir):
+    """WebShop's committed baseline_models/data/human_goals.json (apostrophes stripped) holds our 13 goals."""
+    committed = set(json.loads((real_dir / "human_goals.json").read_text()))
+    cat = get_catalog(
+        data_dir=real_dir,
+        source=None,
+        num_products=None,
+        size="1k",
+        human_goals=True,
+        seed=0,
+        goal_order="original",
+    )
+    for g in cat.goals:
+        text = g["instruction_text"].split(", and price lower than")[0].replace("'", "")
+        assert text in committed, text

@@ -166,3 +166,21 @@ def test_corrupt_data_file(tmp_path):
     (tmp_path / "items_ins_v2_1000.json").write_text("{}")
     with pytest.raises(ValueError, match="items_shuffle_1000.json is corrupt"):
         WebShopEnv(data_dir=tmp_path)
+
+
+def test_expert_info_wrapper_through_gym_make():
+    from empg_gym.wrappers.expert import ExpertInfo
+
+    env = ExpertInfo(
+        gym.make("empg/WebShop-v0", num_products=300, split="all", cache_dir=False, title_nouns="heuristic")
+    )
+    wins = 0
+    for i in range(5):
+        obs, info = env.reset(seed=i)
+        done = False
+        while not done:
+            obs, r, term, trunc, info = env.step(info["expert_action"])
+            done = term or trunc
+        wins += info["won"]
+        assert info["expert_action"] is None
+    assert wins >= 4
