@@ -94,7 +94,14 @@ def main() -> None:
     p.add_argument("--bc-steps", type=int, default=150)
     p.add_argument("--workdir", default="/tmp/empg_learning")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "learning.json"))
+    p.add_argument("--plot-only", help="re-draw the curves of a results JSON and exit")
     args = p.parse_args()
+    if args.plot_only:
+        res = json.loads(Path(args.plot_only).read_text())
+        for env, er in res["envs"].items():
+            _plot(env, {m: r["curves"] for m, r in er["methods"].items()},
+                  Path(args.plot_only).parent / f"learning_{env}.png")
+        return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -161,13 +168,15 @@ def _plot(env: str, curves: dict[str, list[list[float]]], path: Path) -> None:
         c = np.array(cs)
         x = np.arange(c.shape[1])
         mean = c.mean(axis=0)
-        ax.plot(x, mean, label=f"{m} (n={c.shape[0]} seeds)")
+        line, = ax.plot(x, mean, label=f"{m} (n={c.shape[0]} seeds; thin: each seed)")
+        for row in c:
+            ax.plot(x, row, color=line.get_color(), alpha=0.35, lw=0.7)
         if c.shape[0] > 1:
             h = stats.t.ppf(0.975, c.shape[0] - 1) * c.std(axis=0, ddof=1) / np.sqrt(c.shape[0])
-            ax.fill_between(x, mean - h, mean + h, alpha=0.2)
+            ax.fill_between(x, np.clip(mean - h, 0, 1), np.clip(mean + h, 0, 1), alpha=0.2)
     ax.set_xlabel("iteration")
     ax.set_ylabel("rollout success")
-    ax.set_title(f"{env}: GRPO vs EMPG from the same behaviour-cloned start")
+    ax.set_title(f"{env}: same BC start, mean and 95% t-interval over seeds", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
