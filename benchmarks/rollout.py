@@ -31,6 +31,9 @@ CONFIGS = {
     "tiny-G4": ("tiny", TINY, 8, 4, 4, 32),
     "smollm2": ("smollm2-135m", "smollm2-135m", 8, 1, 2, 48),
     "smollm2-G4": ("smollm2-135m", "smollm2-135m", 2, 4, 2, 48),
+    # generation only (no env): 8 distinct short chat prompts, 64 new tokens each, no stop strings
+    "smollm2-gen": ("smollm2-135m", "smollm2-135m", 8, 0, 0, 64),
+    "smollm2-gen16": ("smollm2-135m", "smollm2-135m", 16, 0, 0, 64),
 }
 MODELS = sorted({c[0] for c in CONFIGS.values()})
 
@@ -48,6 +51,29 @@ def run(agent, env_id: str, tasks: int, group_size: int, max_steps: int, batch_s
     return {"seconds": dt, "tokens": tokens, "turns": turns, "episodes": len(trajs),
             "tokens_per_s": tokens / dt, "episodes_per_s": len(trajs) / dt, "turns_per_s": turns / dt,
             "format_valid": sum(x.format_valid for tr in trajs for x in tr.turns) / max(turns, 1)}
+
+
+def run_generate(agent, n: int, max_new: int, batched: bool, seed: int) -> dict:
+    """Decode-dominated regime: ``n`` short distinct prompts, one batch vs one at a time."""
+    import torch
+
+    from empg_gym.policy.hf import sample
+
+    tok = agent.tokenizer
+    msgs = [[{"role": "user", "content": f"Write a short story about room {i}."}] for i in range(n)]
+    texts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in msgs]
+    prompts = [tok(x, add_special_tokens=False)["input_ids"] for x in texts]
+    gen = torch.Generator().manual_seed(seed)
+    t = time.perf_counter()
+    if batched:
+        outs = sample(agent.model, tok, prompts, max_new_tokens=max_new, generator=gen, stop=())
+    else:
+        outs = [sample(agent.model, tok, [p], max_new_tokens=max_new, generator=gen, stop=())[0]
+                for p in prompts]
+    dt = time.perf_counter() - t
+    tokens = sum(len(o.token_ids) for o in outs)
+    return {"seconds": dt, "tokens": tokens, "turns": n, "episodes": n, "tokens_per_s": tokens / dt,
+            "episodes_per_s": n / dt, "turns_per_s": n / dt, "prompt_tokens": sum(map(len, prompts))}
 
 
 def main() -> None:
@@ -78,8 +104,12 @@ def main() -> None:
             agents[model] = (agent, time.perf_counter() - t)
             run(agent, args.env, 1, 1, 1, None, args.seed + 999)  # warm-up
         agent, load_s = agents[model]
-        batched = run(agent, args.env, tasks, group, max_steps, None, args.seed)
-        seq = run(agent, args.env, tasks, group, max_steps, 1, args.seed)
+        if group == 0:  # generation only
+            batched = run_generate(agent, tasks, max_new, True, args.seed)
+            seq = run_generate(agent, tasks, max_new, False, args.seed)
+        else:
+            batched = run(agent, args.env, tasks, group, max_steps, None, args.seed)
+            seq = run(agent, args.env, tasks, group, max_steps, 1, args.seed)
         rows.append({"config": label, "model": model, "load_s": load_s, "tasks": tasks, "group_size": group,
                      "max_steps": max_steps, "max_new_tokens": max_new, "batched": batched, "sequential": seq,
                      "tokens_per_s_ratio": batched["tokens_per_s"] / seq["tokens_per_s"],
@@ -108,6 +138,14 @@ def main() -> None:
            "command": f"python benchmarks/rollout.py --configs {' '.join(args.configs)} "
                       f"--threads {args.threads}"}
     path = Path(args.out)
+    if path.is_file():  # keep the rows of configs not re-run now
+        old = json.loads(path.read_text())
+        done = {r["config"] for r in rows}
+        kept = [r for r in old.get("rows", []) if r.get("config") not in done]
+        if kept:
+            out["rows"] = kept + rows
+            out["earlier_runs"] = old.get("earlier_runs", []) + [{k: old.get(k) for k in ("date", "commit",
+                                                                                          "command")}]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=2))
