@@ -119,7 +119,8 @@ def load_model_and_tokenizer(
     if not getattr(tok, "chat_template", None):
         raise ValueError(f"the tokenizer of {model} has no chat template; agents need a chat (instruct) "
                          "model or a tokenizer with chat_template set")
-    return m.to(device=device, dtype=dt).eval(), tok
+    m = m.to(device=device, dtype=dt)  # type: ignore[call-arg]
+    return m.eval(), tok
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:

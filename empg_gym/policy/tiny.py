@@ -9,7 +9,7 @@ under a second and behave like a real pair (``apply_chat_template``, ``save_pret
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from empg_gym._optional import require
 
@@ -92,6 +92,8 @@ def tiny_model_and_tokenizer(
                   num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
                   max_position_embeddings=8192, tie_word_embeddings=True,
                   eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None)
+    config: Any
+    cls: Any
     if arch == "qwen2":
         config = transformers.Qwen2Config(**common)
         cls = transformers.Qwen2ForCausalLM
