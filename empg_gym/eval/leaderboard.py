@@ -83,11 +83,12 @@ class Row:
 
 
 def default_root() -> Path:
-    """The leaderboard folder: ``$EMPG_LEADERBOARD``, else ``leaderboard/`` of the source checkout."""
+    """The leaderboard: ``$EMPG_LEADERBOARD``, else the checkout's ``leaderboard/`` or ``./leaderboard``."""
     env = os.environ.get("EMPG_LEADERBOARD")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "leaderboard"
+    repo = Path(__file__).resolve().parents[2] / "leaderboard"
+    return repo if repo.is_dir() else Path.cwd() / "leaderboard"
 
 
 def load_rows(root: str | os.PathLike) -> dict[str, list[Row]]:
@@ -379,15 +380,19 @@ def _resolve_inside(root: Path, rel: str) -> Path:
     return p
 
 
-def show(root: str | os.PathLike) -> None:
-    """Print the leaderboard tables in the terminal (rich)."""
+def show(root: str | os.PathLike, env_id: str | None = None) -> None:
+    """Print the leaderboard tables in the terminal (rich); only ``env_id``'s when given."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    for env_id, rows in load_rows(root).items():
+    if not console.is_terminal:  # piped or in CI: do not squeeze the tables into 80 columns
+        console = Console(width=200)
+    for env, rows in load_rows(root).items():
+        if env_id is not None and env != env_id:
+            continue
         types = _types(rows)
-        t = Table(title=f"leaderboard: {env_id}", title_justify="left")
+        t = Table(title=f"leaderboard: {env}", title_justify="left")
         for col in ["agent", "success % [95% CI]", "score %", "steps", "invalid %", "episodes"]:
             t.add_column(col, justify="left" if col == "agent" else "right")
         for ty in types:
@@ -417,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--json", action="store_true", help="print JSON")
     s = sub.add_parser("serve", help="serve the page and the JSON API on 127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
-    sub.add_parser("show", help="print the tables")
+    sh = sub.add_parser("show", help="print the tables")
+    sh.add_argument("--env", default=None, help="only this env id")
     args = p.parse_args(argv)
     root = Path(args.root) if args.root else default_root()
     try:
@@ -455,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"serving {root} on http://127.0.0.1:{args.port}/ (API: /api/entries)")
             app.run(host="127.0.0.1", port=args.port)
         elif args.cmd == "show":
-            show(root)
+            show(root, env_id=args.env)
     except EntryError as e:
         print(str(e), file=sys.stderr)
         return 1
