@@ -22,7 +22,14 @@ pytestmark = [
 def test_top10_overlap_with_lucene(real_catalog, tmp_path):
     docs = [search_document(p) for p in real_catalog.products]
     lucene = make_index(docs, "pyserini", cache_dir=tmp_path)
-    ours = make_index(docs, "bm25s", cache_dir=tmp_path)
     queries = [instruction_query(g) for g in real_catalog.goals[:200]]
-    overlap = np.mean([len(set(lucene.search(q)[:10]) & set(ours.search(q)[:10])) / 10 for q in queries])
-    assert overlap >= 0.8, overlap
+    ref = [lucene.search(q) for q in queries]
+    for backend, expected in (
+        ("bm25s", 0.98),
+        ("builtin", 0.995),
+    ):  # measured: 0.987 and 0.997 on 500 queries
+        ours = make_index(docs, backend, cache_dir=tmp_path)
+        overlap = np.mean(
+            [len(set(r[:10]) & set(ours.search(q)[:10])) / 10 for r, q in zip(ref, queries, strict=True)]
+        )
+        assert overlap >= expected, (backend, overlap)
