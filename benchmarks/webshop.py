@@ -126,12 +126,24 @@ def summarize(lat: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     }
 
 
+def _agreement(ref: list[list[int]], hits: list[list[int]]) -> dict[str, float]:
+    pairs = list(zip(ref, hits, strict=True))
+    return {
+        "top1": float(np.mean([a[:1] == b[:1] for a, b in pairs])),
+        "top10": float(
+            np.mean([len(set(a[:10]) & set(b[:10])) / max(1, min(10, len(a), len(b))) for a, b in pairs])
+        ),
+        "top50": float(np.mean([len(set(a) & set(b)) / max(1, min(50, len(a), len(b))) for a, b in pairs])),
+    }
+
+
 def backend_compare(catalog, n_queries: int, cache: Path) -> dict:
+    """Query latency per backend and the agreement of their top lists (vs pyserini = Lucene when present)."""
     docs = [search_document(p) for p in catalog.products]
     queries = [instruction_query(g) for g in catalog.goals[:n_queries]]
     res: dict = {}
-    ref = None
-    for backend in ("bm25s", "builtin", "pyserini"):
+    all_hits: dict[str, list[list[int]]] = {}
+    for backend in ("pyserini", "bm25s", "builtin"):
         if backend == "bm25s" and not is_available("bm25s"):
             continue
         if backend == "pyserini" and not is_available("pyserini"):
@@ -148,34 +160,17 @@ def backend_compare(catalog, n_queries: int, cache: Path) -> dict:
             t = time.perf_counter()
             hits.append(idx.search(q, 50))
             times.append((time.perf_counter() - t) * 1000)
-        entry = {
+        all_hits[backend] = hits
+        res[backend] = {
             "index_build_s": build,
             "query_median_ms": statistics.median(times),
             "query_p95_ms": float(np.percentile(times, 95)),
+            "note": "build time includes starting the JVM" if backend == "pyserini" else "",
         }
-        if ref is None:
-            ref = hits
-        else:
-            entry["top1_agreement_vs_bm25s"] = float(
-                np.mean([a[:1] == b[:1] for a, b in zip(ref, hits, strict=True)])
-            )
-            entry["top50_overlap_vs_bm25s"] = float(
-                np.mean(
-                    [
-                        len(set(a) & set(b)) / max(1, min(50, len(a), len(b)))
-                        for a, b in zip(ref, hits, strict=True)
-                    ]
-                )
-            )
-            entry["top10_overlap_vs_bm25s"] = float(
-                np.mean(
-                    [
-                        len(set(a[:10]) & set(b[:10])) / max(1, min(10, len(a), len(b)))
-                        for a, b in zip(ref, hits, strict=True)
-                    ]
-                )
-            )
-        res[backend] = entry
+    ref_name = "pyserini" if "pyserini" in all_hits else "bm25s"
+    for name, hits in all_hits.items():
+        if name != ref_name:
+            res[name][f"agreement_vs_{ref_name}"] = _agreement(all_hits[ref_name], hits)
     return res
 
 
@@ -278,16 +273,19 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in r["step_latency"].items():
             print(f"  {k:<16}{v['n']:>6}{v['median_ms']:>11.3f}{v['p95_ms']:>9.3f}")
         for b, v in r["search_backends"].items():
-            if "query_median_ms" in v:
-                ov = v.get("top10_overlap_vs_bm25s")
-                print(
-                    f"  search {b:<9} build {v['index_build_s']:.2f} s, "
-                    f"query median {v['query_median_ms']:.3f} ms, "
-                    f"p95 {v['query_p95_ms']:.3f} ms"
-                    + (f", top-10 overlap vs bm25s {ov:.3f}" if ov is not None else "")
-                )
-            else:
+            if "query_median_ms" not in v:
                 print(f"  search {b:<9} {v['status']}")
+                continue
+            agree = "".join(
+                f", vs {ref.split('_vs_')[-1]}: top-1 {a['top1']:.3f} "
+                f"top-10 {a['top10']:.3f} top-50 {a['top50']:.3f}"
+                for ref, a in v.items()
+                if ref.startswith("agreement_vs_")
+            )
+            print(
+                f"  search {b:<9} build {v['index_build_s']:.2f} s, "
+                f"query median {v['query_median_ms']:.3f} ms, p95 {v['query_p95_ms']:.3f} ms{agree}"
+            )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
