@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from empg_gym import advantages
 
@@ -14,8 +15,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="empg-gym advantages", description=main.__doc__)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)
-    rows = [{"name": n, "module": advantages.get(n).__module__, "description": advantages.describe(n),
-             "hyperparameters": advantages.signature_defaults(n)} for n in advantages.list_estimators()]
+    rows: list[dict[str, Any]] = [
+        {"name": n, "module": advantages.get(n).__module__, "description": advantages.describe(n),
+         "hyperparameters": advantages.signature_defaults(n)} for n in advantages.list_estimators()]
     if args.json:
         print(json.dumps(rows, indent=2, default=repr))
         return 0

@@ -101,6 +101,8 @@ def resolve_device(cfg: TrainConfig) -> tuple[str, Any]:
 def build_model(cfg: TrainConfig, path: str | None = None) -> tuple[Any, Any]:
     """The initial policy (or, with ``path``, a saved one) and its tokenizer, on the configured device."""
     dev, dtype = resolve_device(cfg)
+    model: Any
+    tok: Any
     if path is None and cfg.model == "tiny":
         from empg_gym.policy.tiny import tiny_model_and_tokenizer
 
@@ -160,7 +162,8 @@ class PGTrainer:
             self.ref_model, _ = build_model(cfg, None)  # the initial policy, rebuilt identically
             self.ref_model.eval().requires_grad_(False)
         self.build_extra()
-        self.optimizer = torch.optim.AdamW(self.param_groups(), lr=cfg.lr, betas=tuple(cfg.adam_betas),
+        self.optimizer = torch.optim.AdamW(self.param_groups(), lr=cfg.lr,
+                                           betas=(cfg.adam_betas[0], cfg.adam_betas[1]),
                                            weight_decay=cfg.weight_decay)
         if latest is not None:
             state = ck.load_trainer_state(latest, self.optimizer, self.extra_modules())
@@ -291,9 +294,11 @@ class PGTrainer:
             for turn in t.turns:
                 samples.append((turn.prompt_token_ids, turn.token_ids))
         live = [i for i, (p, r) in enumerate(samples) if len(p) and len(r)]
-        kw = {"micro_batch_size": self.cfg.micro_batch_size, "temperature": self.cfg.temperature,
-              "pad_id": self.pad_id, "device": self.device}
+        kw: dict[str, Any] = {"micro_batch_size": self.cfg.micro_batch_size,
+                              "temperature": self.cfg.temperature, "pad_id": self.pad_id,
+                              "device": self.device}
         old, ent = score(self.model, [samples[i] for i in live], with_entropy=True, **kw)
+        assert ent is not None
         ref = None
         if self.ref_model is not None:
             ref, _ = score(self.ref_model, [samples[i] for i in live], with_entropy=False, **kw)

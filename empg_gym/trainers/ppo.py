@@ -37,7 +37,8 @@ class Critic(torch.nn.Module):
     def __init__(self, backbone: torch.nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
-        hidden = backbone.config.hidden_size
+        config: Any = backbone.config
+        hidden = int(config.hidden_size)
         self.head = torch.nn.Linear(hidden, 1)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
