@@ -235,26 +235,22 @@ class World:
             return f"The {name} is closed."
         return f"On the {name}, you see {join_list(items)}."
 
-    def look(self) -> str:
-        """The ``look.feedback`` text."""
+    def look(self, intro: bool = False) -> str:
+        """The ``look.feedback`` text.
+
+        As TextWorld renders it: the ``look`` command binds the grammar's location to the agent's, so in the
+        middle of the room (no receptacle there) it lists nothing, while the intro (rendered unbound)
+        lists every receptacle; "Next to it" lists nothing, since no ``not_inreceptacle`` fact ever exists.
+        """
         here = self.loc_receps.get(self.loc)
         if here:
-            facing = join_list([self.n(r) for r in here])
-            floor = {
-                o
-                for o, loc in self.obj_at
-                if loc == self.loc and all((o, r) not in self.in_recep for r in here)
-            }
-            return (
-                f"You are facing the {facing}. Next to it, you see "
-                f"{join_list([f'a {x}' for x in self._sorted_names(floor)])}."
-            )
-        items = [f"a {self.n(r)}" for r in self.receps if r in self.recep_loc]
+            return f"You are facing the {join_list([self.n(r) for r in here])}. Next to it, you see nothing."
+        items = [f"a {self.n(r)}" for r in self.receps if r in self.recep_loc] if intro else []
         return f"You are in the middle of a room. Looking quickly around you, you see {join_list(items)}."
 
     def intro(self) -> str:
         """The first observation."""
-        return f"{INTRO_HEADER}\n\n{self.look()}\n\nYour task is to: {self.game.goal_text}."
+        return f"{INTRO_HEADER}\n\n{self.look(intro=True)}\n\nYour task is to: {self.game.goal_text}."
 
     def examine_object(self, o: str) -> str:
         """The ``examineObject.feedback`` text."""

@@ -79,6 +79,8 @@ def test_small_game_text_and_commands(small_world):
     assert w.admissible() == ["go to countertop 1", "go to fridge 1", "go to microwave 1", "help", "inventory",
                               "look"]
     assert w.step("take apple 1 from countertop 1") == (NOTHING_HAPPENS, False)
+    # the look *command* binds the agent's location: nothing is listed in the middle of the room (TextWorld)
+    assert w.step("look") == ("You are in the middle of a room. Looking quickly around you, you see nothing.", True)
     assert w.step("  go to countertop 1 ") == (
         "You arrive at countertop 1. On the countertop 1, you see a apple 2, and a apple 1.", True)
     # microwave shares the location: no `go to` for it, but it can be opened from here
