@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=40, help="commands per game")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "alfworld.json"))
+    argv = list(sys.argv[1:] if argv is None else argv)  # before textworld loads (it rewrites sys.argv)
     args = ap.parse_args(argv)
     use_tw = is_available("alfworld") and is_available("textworld")
     rng = random.Random(args.seed)
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"{kind:<10} memory {json.dumps({k: round(v, 2) for k, v in r['memory'].items()})}")
     out = {
-        "command": "python benchmarks/alfworld.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/alfworld.py " + " ".join(argv),
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--random-frac", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "alfworld_fidelity.json"))
+    argv = list(sys.argv[1:] if argv is None else argv)  # before textworld loads (it rewrites sys.argv)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     jobs: list[tuple[str, str, object]] = []
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind:<10} {len(rs):>5} {steps:>7} {same:>10} {same / steps:>8.4f} {allok:>13}")
     out = {
         "command": "python benchmarks/alfworld_fidelity.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        + " ".join(argv),
         "machine": platform.platform(),
         "random_frac": args.random_frac,
         "seed": args.seed,
