@@ -236,3 +236,23 @@ def test_export_round_trips(tmp_path, monkeypatch):
     assert sorted(back.problem.init) == sorted(g.problem.init) and back.problem.goal == g.problem.goal
     a, b = World(g), World(back)
     assert a.intro() == b.intro() and a.admissible() == b.admissible()
+
+
+def test_expert_recovers_from_random_detours():
+    import random
+
+    env = ALFWorldEnv(split="valid_unseen", source="generated", num_games=12)
+    rng = random.Random(0)
+    for i in range(12):
+        obs, info = env.reset(options={"task_index": i})
+        for _ in range(6):  # a random detour first
+            obs, r, term, trunc, info = env.step(rng.choice(info["admissible_actions"]))
+            if term:
+                break
+        for _ in range(50):
+            if info["won"]:
+                break
+            a = env.expert_action()
+            assert a in info["admissible_actions"]
+            obs, r, term, trunc, info = env.step(a)
+        assert info["won"], info["task_id"]
