@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: empg-gym <command> [args]\n\ncommands:")
         for name, (_, help_) in COMMANDS.items():
-            print(f"  {name:<14}{help_}")
+            print(f"  {name:<17}{help_}")
         return 0 if argv else 2
     if argv[0] in ("-V", "--version"):
         from empg_gym import __version__
