@@ -18,12 +18,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("empg_gym.cli:play_main", "play an env in the terminal (or watch its expert)"),
     "advantages": ("empg_gym.advantages.cli:main", "list the advantage estimators and their hyperparameters"),
     "demo": ("empg_gym.policy.demo:main", "watch an agent (default: SmolLM2-135M, offline) play an env"),
-    "serve": ("empg_gym.serve:main", "run a server: serve retrieval --corpus <jsonl> (Search-R1 /retrieve API)"),
+    "serve": ("empg_gym.serve:main", "run a server: serve retrieval --corpus <jsonl> (Search-R1 /retrieve)"),
     "train": ("empg_gym.trainers.cli:main", "train a policy: --config baselines/<file>.yaml [--field value]"),
     "train-plot": ("empg_gym.trainers.cli:plot_main", "plot training curves of runs (metrics.jsonl)"),
     "eval": ("empg_gym.eval.harness:main", "evaluate an agent on an env's task list -> leaderboard entry"),
-    "leaderboard": ("empg_gym.eval.leaderboard:main", "leaderboard: build | validate | compare | serve | show"),
-    "alfworld-export": ("empg_gym.envs.alfworld.export:main", "write generated ALFWorld games (game.tw-pddl)"),
+    "leaderboard": (
+        "empg_gym.eval.leaderboard:main",
+        "build | validate | compare | serve | show the leaderboard",
+    ),
+    "alfworld-export": (
+        "empg_gym.envs.alfworld.export:main",
+        "write generated ALFWorld games as game.tw-pddl",
+    ),
 }
 
 
@@ -69,8 +75,14 @@ def envs_main(argv: Sequence[str] | None = None) -> int:
             s = status()
         except Exception as e:  # a status probe must never break the listing
             s = f"error: {e}"
-        rows.append({"id": env_id, "entry_point": str(spec.entry_point),
-                     "max_episode_steps": spec.max_episode_steps, "data": s})
+        rows.append(
+            {
+                "id": env_id,
+                "entry_point": str(spec.entry_point),
+                "max_episode_steps": spec.max_episode_steps,
+                "data": s,
+            }
+        )
     if args.json:
         import json
 
@@ -99,19 +111,28 @@ def play_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--task-index", type=int, default=None, help="play this task of the split")
     p.add_argument("--expert", action="store_true", help="let the scripted expert play")
     p.add_argument("--episodes", type=int, default=1)
-    p.add_argument("--kwargs", default="{}", help='env constructor kwargs as JSON, e.g. \'{"split": "test"}\'')
+    p.add_argument(
+        "--kwargs", default="{}", help='env constructor kwargs as JSON, e.g. \'{"split": "test"}\''
+    )
     p.add_argument("--agent", default=None, help="let an agent play (spec name, YAML file or checkpoint)")
     p.add_argument("--max-steps", type=int, default=None, help="episode step limit (with --agent)")
     args = p.parse_args(argv)
     import json
 
     import gymnasium as gym
+
     if args.agent:
         from empg_gym.policy.demo import play_agent
 
-        return play_agent(args.env_id, args.agent, seed=args.seed, task_index=args.task_index,
-                          episodes=args.episodes, max_steps=args.max_steps,
-                          env_kwargs=json.loads(args.kwargs))
+        return play_agent(
+            args.env_id,
+            args.agent,
+            seed=args.seed,
+            task_index=args.task_index,
+            episodes=args.episodes,
+            max_steps=args.max_steps,
+            env_kwargs=json.loads(args.kwargs),
+        )
 
     import empg_gym  # noqa: F401  (registers the envs)
     from empg_gym.wrappers import ExpertInfo

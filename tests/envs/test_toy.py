@@ -92,7 +92,7 @@ def test_key_door_inadmissible_action_is_invalid_with_message():
 def test_time_limits_truncate():
     env = gym.make("empg/GuessNumber-v0")
     env.reset(seed=0)
-    for i in range(8):
+    for _ in range(8):
         obs, r, term, trunc, info = env.step("guess 0")
     assert trunc and not term and not info["action_valid"]
 
