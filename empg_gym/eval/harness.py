@@ -29,12 +29,12 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from empg_gym._io import write_json_atomic
 from empg_gym.eval.entry import make_entry
 from empg_gym.eval.metrics import episode_record
 from empg_gym.eval.tasks import TaskList, get_task_list
@@ -69,21 +69,6 @@ def default_out(env_id: str, agent_name: str, split: str, root: str | os.PathLik
 
     base = Path(root) if root is not None else default_root()
     return base / "results" / Path(*env_id.split("/")) / f"{_slug(agent_name)}_{_slug(split)}.json"
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_run(path: Path) -> tuple[dict[str, Any] | None, dict[int, dict[str, Any]], dict[str, float]]:
@@ -273,7 +258,7 @@ def evaluate(
                        spec_hash=spec_hash, command=command, max_steps=max_steps, env_spec_json=spec_json,
                        wall_time_s=sum(batch_times.values()))
     entry["batch_size"] = batch_size
-    _write_json_atomic(out_path, entry)
+    write_json_atomic(out_path, entry)
     if not keep_run_file:
         run_path.unlink(missing_ok=True)
     return entry

@@ -21,12 +21,12 @@ import html
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from empg_gym._io import write_text_atomic
 from empg_gym.eval.schema import EntryError, load_entry
 
 __all__ = ["Row", "build", "default_root", "load_rows", "main", "make_app", "render_html", "render_markdown"]
@@ -292,18 +292,6 @@ def render_html(by_env: Mapping[str, Sequence[Row]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build(root: str | os.PathLike, *, check: bool = False) -> list[Path]:
     """Render ``LEADERBOARD.md`` and ``index.html`` under ``root``.
 
@@ -320,7 +308,7 @@ def build(root: str | os.PathLike, *, check: bool = False) -> list[Path]:
     changed = [p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
     if not check:
         for p in changed:
-            _write_atomic(p, files[p])
+            write_text_atomic(p, files[p])
     return changed
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empg_gym._io import write_text_atomic
 from empg_gym.agent import Agent
 
 __all__ = ["BACKENDS", "AgentSpec", "agents_dir", "load_agent", "load_spec"]
@@ -129,10 +130,7 @@ class AgentSpec:
         p = Path(path)
         if p.is_dir():
             p = p / "agent.yaml"
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        os.replace(tmp, p)
-        return p
+        return write_text_atomic(p, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def replace(self, **changes: Any) -> AgentSpec:
         """A copy with fields changed; ``sampling`` changes are merged into the existing sampling."""

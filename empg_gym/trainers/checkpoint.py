@@ -31,6 +31,7 @@ import torch
 import yaml
 from safetensors.torch import load_file, load_model, save_file, save_model
 
+from empg_gym._io import write_text_atomic
 from empg_gym.trainers.config import TrainConfig, save_yaml
 
 STATE_FILE = "trainer_state.json"
@@ -40,12 +41,6 @@ OPT_FILE = "optimizer.safetensors"
 def checkpoint_name(iteration: int) -> str:
     """Folder name of the checkpoint taken after ``iteration`` iterations."""
     return f"iter_{iteration:06d}"
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def optimizer_to_safetensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -144,7 +139,7 @@ def save_checkpoint(
         shutil.rmtree(old)
     else:
         os.replace(tmp, final)
-    _write_text_atomic(run / "latest", f"checkpoints/{final.name}\n")
+    write_text_atomic(run / "latest", f"checkpoints/{final.name}\n")
     if keep > 0:
         done = sorted(p for p in ck_root.iterdir() if p.is_dir() and p.name.startswith("iter_"))
         for p in done[:-keep]:
@@ -200,4 +195,4 @@ def truncate_metrics(path: str | os.PathLike, iterations_done: int) -> None:
     """Keep only the rows of iterations ``< iterations_done`` (for resuming from a checkpoint)."""
     p = Path(path)
     rows = [r for r in read_metrics(p) if r.get("iteration", -1) < iterations_done]
-    _write_text_atomic(p, "".join(json.dumps(r) + "\n" for r in rows))
+    write_text_atomic(p, "".join(json.dumps(r) + "\n" for r in rows))

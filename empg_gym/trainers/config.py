@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from empg_gym import advantages
+from empg_gym._io import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,4 @@ def load_config(path: str | os.PathLike | None, argv: Sequence[str] = ()) -> Tra
 
 def save_yaml(cfg: TrainConfig, path: str | os.PathLike) -> None:
     """Write ``cfg`` as YAML, atomically."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    os.replace(tmp, p)
+    write_text_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -9,11 +9,10 @@ from ``$ALFWORLD_DATA`` (``alfred.pddl``/``alfred.twl2``, or ``logic/`` as ``alf
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Sequence
 
+from empg_gym._io import write_json_atomic
 from empg_gym.envs.alfworld.pddl import Game, SExpr
 
 __all__ = ["domain_and_grammar", "export_game", "problem_text", "sexpr_text"]
@@ -93,12 +92,7 @@ def export_game(
         "solvable": True,
         "walkthrough": list(walkthrough if walkthrough is not None else game.walkthrough),
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    write_json_atomic(path, data, indent=None)
     return path
 
 
