@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from empg_gym._io import write_json_atomic  # noqa: E402
 from empg_gym._optional import is_available  # noqa: E402
 from empg_gym.envs.alfworld.env import ALFWorldEnv  # noqa: E402
 from empg_gym.envs.alfworld.expert import expert_action, task_params  # noqa: E402
@@ -217,11 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "results": results,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(out, fh, indent=1)
-    os.replace(tmp, args.out)
+    write_json_atomic(args.out, out, indent=1)
     print(f"wrote {args.out}")
     return 0
 

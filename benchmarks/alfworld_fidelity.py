@@ -14,7 +14,6 @@ Prints a table and writes ``benchmarks/results/alfworld_fidelity.json`` (with th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -27,6 +26,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from empg_gym._io import write_json_atomic  # noqa: E402
 from empg_gym.envs.alfworld.env import GameSet  # noqa: E402
 from empg_gym.envs.alfworld.expert import expert_action, task_params  # noqa: E402
 from empg_gym.envs.alfworld.pddl import load_game  # noqa: E402
@@ -170,11 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             m | {"gamefile": r["gamefile"]} for v in results.values() for r in v for m in r["mismatches"]
         ][:200],
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(out, fh, indent=1)
-    os.replace(tmp, args.out)
+    write_json_atomic(args.out, out, indent=1)
     print(f"wrote {args.out}")
     return 0
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from empg_gym._io import write_json_atomic
 
 
 def main() -> None:
@@ -84,10 +85,7 @@ def main() -> None:
     print(f"{n} steps; Spearman(H, ||grad log pi||) = {r_raw.statistic:.3f} (p={r_raw.pvalue:.2g}); "
           f"after EMPG's g: {r_mod.statistic:.3f} (p={r_mod.pvalue:.2g})")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    os.replace(tmp, out)
+    write_json_atomic(out, res, indent=1)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from empg_gym import advantages
+from empg_gym._io import write_json_atomic
 from empg_gym.types import StepBatch
 
 
@@ -78,10 +79,7 @@ def main() -> None:
            "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count()},
            "command": "python benchmarks/estimators.py " + f"--steps {args.steps} --repeats {args.repeats}"}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(res, indent=2))
-    os.replace(tmp, out)
+    write_json_atomic(out, res, indent=2)
     print(f"wrote {out}")
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from empg_gym._io import write_json_atomic
+
 ENVS = {
     # name: (env id, env kwargs, task pool, max turns, history length)
     "guessnumber": ("empg/GuessNumber-v0", {"n": 8}, 8, 6, 1),
@@ -149,10 +151,7 @@ def main() -> None:
             print(f"{env:<12}{m:<8}{s[0]:>8.3f} [{s[1]:.2f},{s[2]:.2f}]{f[0]:>10.3f} [{f[1]:.2f},{f[2]:.2f}]"
                   f"{100 * r['estimator_share_of_step']:>15.3f}%")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    os.replace(tmp, out)
+    write_json_atomic(out, results, indent=1)
     print(f"wrote {out}")
 
 

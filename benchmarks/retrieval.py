@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from empg_gym._io import write_json_atomic  # noqa: E402
 from empg_gym._optional import is_available  # noqa: E402
 from empg_gym.retrieval import Corpus, load_corpus, make_retriever  # noqa: E402
 
@@ -188,10 +189,7 @@ def main(argv=None) -> int:
         "note": "shared 2-core machine with other jobs running; build_s is the first (uncached) build",
         "rows": keep + rows,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json_atomic(out, result, indent=2)
     print(f"wrote {out}")
     return 0
 

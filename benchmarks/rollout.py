@@ -22,6 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from empg_gym._io import write_json_atomic
+
 RESULTS = Path(__file__).resolve().parent / "results" / "rollout.json"
 
 TINY = {"backend": "transformers", "model": "tiny:qwen2", "name": "tiny-qwen2"}
@@ -146,10 +148,7 @@ def main() -> None:
             out["rows"] = kept + rows
             out["earlier_runs"] = old.get("earlier_runs", []) + [{k: old.get(k) for k in ("date", "commit",
                                                                                           "command")}]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, out, indent=2)
     print(f"wrote {path}")
 
 

@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from empg_gym._io import write_json_atomic  # noqa: E402
+
 DATA = Path(os.environ.get("EMPG_SEARCHQA_DATA", "/work/shared/data/searchqa"))
 
 
@@ -169,10 +171,7 @@ def main(argv=None) -> int:
         f"{res['queries_per_s']} | {res['p50_ms']} | {res['p90_ms']} | {res['p99_ms']} | {res['max_ms']} |"
     )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(res, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json_atomic(out, res, indent=2)
     print(f"wrote {out}")
     return 0 if not errors else 1
 

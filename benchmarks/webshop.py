@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from empg_gym._io import write_json_atomic
 from empg_gym._optional import is_available
 from empg_gym.envs.webshop.catalog import build_catalog, search_document
 from empg_gym.envs.webshop.env import _CATALOGS, _INDEXES, WebShopEnv
@@ -287,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"query median {v['query_median_ms']:.3f} ms, p95 {v['query_p95_ms']:.3f} ms{agree}"
             )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
+    write_json_atomic(out, result, indent=2)
     print(f"\nwrote {out}")
     return 0
 
