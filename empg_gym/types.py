@@ -131,6 +131,12 @@ class StepBatch:
         entropy: ``[N]`` float, mean token entropy of each step (EMPG), or None.
         value: ``[N]`` float, critic value of each step's state (PPO/GAE), or None.
         anchor: ``[N]`` object, a hashable key of each step's state (GiGPO), or None.
+        penalty: ``[N]`` float, a penalty charged to each step (the trainer's invalid-action and overlong
+            penalties), or None. Kept apart from ``reward`` because protocols place it differently: under
+            ``verl-agent`` it lowers only the step's own row score, under ``trajectory`` it is part of the
+            step reward and so of every return containing the step.
+        n_tokens: ``[N]`` int, scored response tokens of each step, or None (= 1 each, all scored). Weights of
+            per-token whitening (``verl-agent``); a step with 0 has no entropy (EMPG leaves it out).
     """
 
     traj_id: np.ndarray
@@ -142,10 +148,13 @@ class StepBatch:
     entropy: np.ndarray | None = None
     value: np.ndarray | None = None
     anchor: np.ndarray | None = None
+    penalty: np.ndarray | None = None
+    n_tokens: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.traj_id)
-        for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor"):
+        for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor",
+                     "penalty", "n_tokens"):
             arr = getattr(self, name)
             if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
                 raise ValueError(f"StepBatch.{name} must have shape [{n}], got {np.shape(arr)}")
@@ -162,6 +171,8 @@ class StepBatch:
         with_entropy: bool = False,
         anchors: Sequence[Sequence[Any]] | None = None,
         values: Sequence[Sequence[float]] | None = None,
+        penalties: Sequence[Sequence[float]] | None = None,
+        n_tokens: Sequence[Sequence[int]] | None = None,
     ) -> StepBatch:
         """Flatten trajectories.
 
@@ -171,6 +182,8 @@ class StepBatch:
             with_entropy: Fill ``entropy`` from each turn's mean token entropy (all turns must have them).
             anchors: Per-step anchor keys (GiGPO); default: the observation text.
             values: Per-step critic values.
+            penalties: Per-step penalties (see the ``penalty`` attribute).
+            n_tokens: Per-step scored response token counts.
         """
         lens = [len(t) for t in trajs]
         if any(n == 0 for n in lens):
@@ -192,4 +205,7 @@ class StepBatch:
         anchor = np.empty(len(traj_id), dtype=object)
         anchor[:] = [x for row in a for x in row]
         value = None if values is None else np.asarray([x for row in values for x in row], dtype=np.float64)
-        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor)
+        penalty = None if penalties is None else np.asarray([x for row in penalties for x in row], np.float64)
+        ntok = None if n_tokens is None else np.asarray([x for row in n_tokens for x in row], dtype=np.int64)
+        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor, penalty,
+                   ntok)

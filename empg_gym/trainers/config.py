@@ -76,6 +76,11 @@ class TrainConfig:
     """Advantage estimator name (``empg-gym advantages`` lists them)."""
     estimator_kwargs: dict[str, Any] = field(default_factory=dict)
     """Hyperparameters of the estimator (checked against its signature)."""
+    protocol: Literal["verl-agent", "trajectory"] = "verl-agent"
+    """Training protocol, passed to the estimator and used by the reward shaping: ``verl-agent`` (as the EMPG
+    and GiGPO papers ran: group statistics over one score per step row, invalid-action penalty on the
+    offending step's row only, verl's whitening and one-member groups) or ``trajectory`` (one score per
+    trajectory, penalties in the returns). See docs/estimators.md."""
 
     # --- rollout batch -------------------------------------------------------------------------------
     iterations: int = 150
@@ -95,7 +100,8 @@ class TrainConfig:
     success_reward: float = 0.0
     """Added on the last step of a won episode (verl-agent: 10 with env_reward_scale 0)."""
     invalid_penalty: float = 0.0
-    """Subtracted on every step whose response had a format error or an invalid action (verl-agent: 0.1)."""
+    """Charged to every step whose response had a format error or an invalid action (verl-agent: 0.1); where
+    it lands depends on ``protocol`` (verl-agent: the step's own row score; trajectory: the step reward)."""
     overlong_buffer: int = 0
     """DAPO soft overlong punishment: responses longer than max_new_tokens - buffer lose reward linearly."""
     overlong_penalty: float = 1.0
@@ -164,6 +170,11 @@ class TrainConfig:
             advantages.check_kwargs(self.estimator, dict(self.estimator_kwargs))
         except (KeyError, ValueError) as e:
             errors.append(str(e).strip("'\""))
+        need(self.protocol in advantages.PROTOCOLS,
+             f"protocol must be one of {list(advantages.PROTOCOLS)}, got {self.protocol!r}")
+        nested = dict(self.estimator_kwargs.get("base_kwargs") or {})
+        need("protocol" not in self.estimator_kwargs and "protocol" not in nested,
+             "estimator_kwargs must not set 'protocol': set the top-level `protocol` field instead")
         need(self.iterations >= 1, "iterations must be >= 1")
         need(self.groups_per_batch >= 1, "groups_per_batch must be >= 1")
         need(self.group_size >= 1, "group_size must be >= 1")
@@ -197,6 +208,13 @@ class TrainConfig:
         need(not self.critic or self.estimator == "gae", "critic: true needs estimator: gae")
         if errors:
             raise ValueError("invalid TrainConfig: " + "; ".join(errors))
+
+    def estimator_call_kwargs(self) -> dict[str, Any]:
+        """The estimator's kwargs: ``estimator_kwargs`` and ``protocol`` (if the estimator takes it)."""
+        kw = dict(self.estimator_kwargs)
+        if "protocol" in advantages.signature_defaults(self.estimator):
+            kw["protocol"] = self.protocol
+        return kw
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-YAML-able dict (tuples as lists)."""

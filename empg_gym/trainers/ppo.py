@@ -8,7 +8,7 @@ state of the *last prompt token* (the state the turn acted on): :math:`V(s_t)`. 
 1. rollout, shaped rewards and the scoring pass as in :class:`~empg_gym.trainers.pg.PGTrainer`;
 2. the critic values every step; ``gae`` (the registered estimator, with ``estimator_kwargs``) gives
    :math:`A_t`; the value targets are :math:`R_t = A_t + V_t`; the policy sees the advantages whitened over
-   the batch;
+   the batch (per token under ``protocol: verl-agent``, as verl; per step otherwise);
 3. the minibatch updates add ``vf_coef`` x the clipped value loss
    :math:`\tfrac12 \max\big((V - R)^2, (V_{old} + \operatorname{clip}(V - V_{old}, \pm c) - R)^2\big)`
    (mean over the minibatch's steps) to the clipped policy loss; the critic has its own learning rate.
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from empg_gym import advantages
+from empg_gym.advantages._common import whiten
 from empg_gym.trainers.pg import PGTrainer, build_model
 from empg_gym.trainers.scoring import Packed, pack
 from empg_gym.types import StepBatch, Trajectory
@@ -89,13 +90,13 @@ class PPOTrainer(PGTrainer):
 
     def estimate(self, batch: StepBatch, scored: dict[str, Any]) -> np.ndarray:
         """GAE advantages (whitened for the policy); keeps value targets for the critic."""
-        kw = {**self.cfg.estimator_kwargs, "whiten": False}
+        kw = {**self.cfg.estimator_call_kwargs(), "whiten": False}
         adv = np.asarray(advantages.get("gae")(batch, **kw), dtype=np.float64)
         assert batch.value is not None
         self._targets = adv + batch.value
         self._old_values = batch.value
         self._live = scored["live"]
-        return (adv - adv.mean()) / (adv.std() + 1e-8)
+        return whiten(adv, batch, protocol=self.cfg.protocol, eps=1e-8)
 
     def extra_loss(self, mb_rows: Sequence[int], packed: Any, hidden: Any, n_seqs: float) -> torch.Tensor:
         """The clipped value loss of a micro-batch (normalised by the minibatch's step count)."""

@@ -1,5 +1,11 @@
 from empg_gym.trainers.config import TrainConfig
-from empg_gym.trainers.pg import informative_groups, iteration_seed, shaped_rewards, trajectory_stats
+from empg_gym.trainers.pg import (
+    informative_groups,
+    iteration_seed,
+    shaped_rewards,
+    step_penalties,
+    trajectory_stats,
+)
 from empg_gym.types import Trajectory, Turn
 
 
@@ -11,23 +17,37 @@ def _traj(rewards, *, won=False, group=0, invalid=(), lens=None):
 
 
 def test_shaping_verl_agent_style():
+    # verl-agent protocol (default): the penalty stays out of the rewards, charged to its own step apart
     cfg = TrainConfig(env_reward_scale=0.0, success_reward=10.0, invalid_penalty=0.1)
     t = _traj([0, 0, 1], won=True, invalid=(1,))
-    assert shaped_rewards([t], cfg) == [[0.0, -0.1, 10.0]]
+    assert shaped_rewards([t], cfg) == [[0.0, 0.0, 10.0]]
+    assert step_penalties([t], cfg) == [[0.0, 0.1, 0.0]]
+    # trajectory protocol: the penalty is part of the step reward (and so of the return)
+    cfg_t = TrainConfig(env_reward_scale=0.0, success_reward=10.0, invalid_penalty=0.1, protocol="trajectory")
+    assert shaped_rewards([t], cfg_t) == [[0.0, -0.1, 10.0]]
     assert shaped_rewards([_traj([0, 0], invalid=(0,))], TrainConfig()) == [[0.0, 0.0]]
 
 
 def test_overlong_penalty_dapo():
-    # max_new_tokens 10, buffer 4: free up to 6 tokens; 8 tokens -> -(2/4); 10 tokens -> -1
+    # max_new_tokens 10, buffer 4: free up to 6 tokens; 8 tokens -> 2/4; 10 tokens -> 1
     cfg = TrainConfig(max_new_tokens=10, overlong_buffer=4, overlong_penalty=1.0)
     t = _traj([0, 0, 0], lens={0: 6, 1: 8, 2: 10})
-    assert shaped_rewards([t], cfg) == [[0.0, -0.5, -1.0]]
+    assert step_penalties([t], cfg) == [[0.0, 0.5, 1.0]]
+    assert shaped_rewards([t], cfg) == [[0.0, 0.0, 0.0]]
+    cfg_t = TrainConfig(max_new_tokens=10, overlong_buffer=4, overlong_penalty=1.0, protocol="trajectory")
+    assert shaped_rewards([t], cfg_t) == [[0.0, -0.5, -1.0]]
 
 
 def test_dynamic_sampling_filter():
     trajs = [_traj([1], group=0), _traj([0], group=0), _traj([1], group=1), _traj([1], group=1), _traj([0], group=2)]
     r = shaped_rewards(trajs, TrainConfig())
     assert informative_groups(trajs, r) == {0}
+    # group 1 differs only by an invalid step: informative when penalties are in the returns (trajectory),
+    # not under verl-agent, which filters on the episode rewards
+    trajs[3] = _traj([1], group=1, invalid=(0,))
+    kw = {"invalid_penalty": 0.1}
+    assert informative_groups(trajs, shaped_rewards(trajs, TrainConfig(**kw))) == {0}
+    assert informative_groups(trajs, shaped_rewards(trajs, TrainConfig(protocol="trajectory", **kw))) == {0, 1}
 
 
 def test_trajectory_stats_and_seeds():
