@@ -45,7 +45,8 @@ def load(name: str) -> tuple[StepBatch, dict]:
     r = fx["rows"]
     anchor = np.empty(len(r["traj"]), dtype=object)
     anchor[:] = r["obs"]
-    b = StepBatch(np.array(r["traj"]), np.array(r["step"]), np.array(r["group"]), np.array(r["reward"], float),
+    b = StepBatch(np.array(r["traj"]), np.array(r["step"]), np.array(r["group"]),
+                  np.array(r["reward"], float),
                   np.array(r["terminated"]), np.array(r["truncated"]), np.array(r["entropy"]),
                   np.array(r["value"]), anchor, fx["penalty_coef"] * np.array(r["invalid"], float),
                   np.array(r["n_tokens"]))
@@ -54,7 +55,8 @@ def load(name: str) -> tuple[StepBatch, dict]:
 
 def main() -> None:
     """Print the tables and write the JSON."""
-    out: dict = {"fixture": str(FIXTURE.relative_to(ROOT)), "python": platform.python_version(), "batches": {}}
+    out: dict = {"fixture": str(FIXTURE.relative_to(ROOT)), "python": platform.python_version(),
+                 "batches": {}}
     for name in ("alfworld_like", "edge"):
         b, fx = load(name)
         rows = {}
@@ -66,8 +68,9 @@ def main() -> None:
                 kw_t = {"whiten": True}
             traj = advantages.get(est)(b, protocol="trajectory", **kw_t)
             r = float(np.corrcoef(traj, ref)[0, 1]) if traj.std() > 0 and ref.std() > 0 else float("nan")
+            flips = float(np.mean(np.sign(traj) != np.sign(ref)))
             rows[case] = {"max_abs_diff_default": float(np.max(np.abs(ours - ref))),
-                          "trajectory_r": r, "trajectory_sign_flips": float(np.mean(np.sign(traj) != np.sign(ref)))}
+                          "trajectory_r": r, "trajectory_sign_flips": flips}
         out["batches"][name] = {"steps": len(b), "rows": rows}
         print(f"\n{name}: {len(b)} steps")
         print(f"{'estimator':24} {'default vs ref':>15} {'trajectory r':>13} {'sign flips':>11}")
