@@ -175,6 +175,10 @@ class TrainConfig:
         nested = dict(self.estimator_kwargs.get("base_kwargs") or {})
         need("protocol" not in self.estimator_kwargs and "protocol" not in nested,
              "estimator_kwargs must not set 'protocol': set the top-level `protocol` field instead")
+        if not errors:
+            err = _estimator_dry_run(self.estimator, self.estimator_call_kwargs())
+            need(err is None, f"estimator {self.estimator!r} with estimator_kwargs {dict(self.estimator_kwargs)} "
+                              f"under protocol {self.protocol!r}: {err}")
         need(self.iterations >= 1, "iterations must be >= 1")
         need(self.groups_per_batch >= 1, "groups_per_batch must be >= 1")
         need(self.group_size >= 1, "group_size must be >= 1")
@@ -226,6 +230,26 @@ class TrainConfig:
             return v
 
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _estimator_dry_run(name: str, kwargs: dict[str, Any]) -> str | None:
+    """Call the estimator on an empty batch so that bad hyperparameter values fail at config time.
+
+    Returns the estimator's ``ValueError`` message, or None if it accepted the hyperparameters.
+    """
+    import numpy as np
+
+    from empg_gym.types import StepBatch
+
+    z = np.zeros(0)
+    empty = StepBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), z, np.zeros(0, bool),
+                      np.zeros(0, bool), entropy=z, value=z, anchor=np.zeros(0, dtype=object), penalty=z,
+                      n_tokens=np.zeros(0, np.int64))
+    try:
+        advantages.get(name)(empty, **kwargs)
+    except (ValueError, TypeError) as e:
+        return str(e)
+    return None
 
 
 def from_dict(d: Mapping[str, Any]) -> TrainConfig:
