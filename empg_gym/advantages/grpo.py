@@ -117,7 +117,7 @@ def grpo(
     ...               np.zeros(3, bool), np.zeros(3, bool))
     >>> grpo(b, scale_std=False, protocol="trajectory").tolist()
     [0.5, 0.5, -0.5]
-    >>> [round(x, 4) for x in grpo(b, scale_std=False)]  # rows 1, 1, 0: mean 2/3
+    >>> np.round(grpo(b, scale_std=False), 4).tolist()  # rows 1, 1, 0: mean 2/3
     [0.3333, 0.3333, -0.6667]
     """
     if eps < 0:
