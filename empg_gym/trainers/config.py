@@ -172,7 +172,8 @@ class TrainConfig:
             errors.append(str(e).strip("'\""))
         need(self.protocol in advantages.PROTOCOLS,
              f"protocol must be one of {list(advantages.PROTOCOLS)}, got {self.protocol!r}")
-        nested = dict(self.estimator_kwargs.get("base_kwargs") or {})
+        nested = self.estimator_kwargs.get("base_kwargs") or {}
+        nested = nested if isinstance(nested, Mapping) else {}
         need("protocol" not in self.estimator_kwargs and "protocol" not in nested,
              "estimator_kwargs must not set 'protocol': set the top-level `protocol` field instead")
         if not errors:
@@ -247,8 +248,8 @@ def _estimator_dry_run(name: str, kwargs: dict[str, Any]) -> str | None:
                       n_tokens=np.zeros(0, np.int64))
     try:
         advantages.get(name)(empty, **kwargs)
-    except (ValueError, TypeError) as e:
-        return str(e)
+    except (ValueError, TypeError, KeyError) as e:
+        return str(e).strip("'\"")
     return None
 
 

@@ -31,6 +31,7 @@ def test_overrides(tmp_path):
      "under protocol 'verl-agent'.*lam"),
     ({"estimator": "reinforce_pp", "estimator_kwargs": {"gamma": 0.9}}, "gamma=0.9 needs protocol"),
     ({"estimator": "gigpo", "estimator_kwargs": {"norm": "l2"}}, "norm must be one of"),
+    ({"estimator": "empg", "estimator_kwargs": {"base": "nope"}}, "unknown advantage estimator 'nope'"),
 ])
 def test_validation(kw, msg):
     with pytest.raises(ValueError, match=msg):
