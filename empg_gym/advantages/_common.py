@@ -100,8 +100,8 @@ def whiten(x: np.ndarray, batch: StepBatch, *, protocol: str, eps: float) -> np.
     """Normalise step advantages ``x [N]`` over the batch, as the protocol does.
 
     ``verl-agent``: per token, as verl's ``masked_whiten``: every step counts ``n_tokens`` times;
-    ``(x - mean) / sqrt(var + eps)`` with the unbiased token variance. ``trajectory``: per step,
-    ``(x - mean) / (std + eps)`` with the biased std.
+    ``(x - mean) / sqrt(var + eps)`` with the unbiased token variance (zeros when the batch has fewer than two
+    tokens). ``trajectory``: per step, ``(x - mean) / (std + eps)`` with the biased std.
     """
     if len(x) == 0:
         return x
@@ -109,9 +109,8 @@ def whiten(x: np.ndarray, batch: StepBatch, *, protocol: str, eps: float) -> np.
         return (x - x.mean()) / (x.std() + eps)
     w = token_weights(batch)
     tot = w.sum()
-    if tot <= 1:
-        raise ValueError(f"token-level whitening needs at least 2 tokens in the batch, got {tot:g} "
-                         "(StepBatch.n_tokens)")
+    if tot <= 1:  # no variance to speak of (verl raises here); nothing to learn from either
+        return np.zeros_like(x)
     mean = float((w * x).sum() / tot)
     var = float((w * (x - mean) ** 2).sum() / (tot - 1))
     return (x - mean) / np.sqrt(var + eps)

@@ -245,3 +245,13 @@ def test_unknown_protocol_rejected_everywhere():
     for name in advantages.list_estimators():
         with pytest.raises(ValueError, match="protocol must be one of"):
             advantages.get(name)(b, protocol="verl")
+
+
+def test_token_whitening_degenerate_batches():
+    # one token in the whole batch, or no scored token at all: nothing to whiten against -> zeros
+    b = _with(batch([(0, [1.0]), (1, [0.0])]), n_tokens=[1, 0])
+    assert reinforce_pp(b).tolist() == [0.0, 0.0]
+    assert reinforce_pp(_with(b, n_tokens=[0, 0])).tolist() == [0.0, 0.0]
+    # n_tokens None = one token per step
+    np.testing.assert_allclose(reinforce_pp(batch([(0, [1.0]), (1, [0.0])])),
+                               np.array([0.5, -0.5]) / np.sqrt(0.5 + 1e-8), rtol=1e-12)
