@@ -178,8 +178,8 @@ class TrainConfig:
              "estimator_kwargs must not set 'protocol': set the top-level `protocol` field instead")
         if not errors:
             err = _estimator_dry_run(self.estimator, self.estimator_call_kwargs())
-            need(err is None, f"estimator {self.estimator!r} with estimator_kwargs {dict(self.estimator_kwargs)} "
-                              f"under protocol {self.protocol!r}: {err}")
+            need(err is None, f"estimator {self.estimator!r} with estimator_kwargs "
+                              f"{dict(self.estimator_kwargs)} under protocol {self.protocol!r}: {err}")
         need(self.iterations >= 1, "iterations must be >= 1")
         need(self.groups_per_batch >= 1, "groups_per_batch must be >= 1")
         need(self.group_size >= 1, "group_size must be >= 1")
@@ -243,9 +243,10 @@ def _estimator_dry_run(name: str, kwargs: dict[str, Any]) -> str | None:
     from empg_gym.types import StepBatch
 
     z = np.zeros(0)
-    empty = StepBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), z, np.zeros(0, bool),
-                      np.zeros(0, bool), entropy=z, value=z, anchor=np.zeros(0, dtype=object), penalty=z,
-                      n_tokens=np.zeros(0, np.int64))
+    i = np.zeros(0, np.int64)
+    f = np.zeros(0, bool)
+    empty = StepBatch(i, i, i, z, f, f, entropy=z, value=z, anchor=np.zeros(0, dtype=object), penalty=z,
+                      n_tokens=i)
     try:
         advantages.get(name)(empty, **kwargs)
     except (ValueError, TypeError, KeyError) as e:
