@@ -556,9 +556,13 @@ def show(root: str | os.PathLike, env_id: str | None = None) -> list[tuple[str, 
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1 by itself; let main() handle it like print
+            raise BrokenPipeError
+
+    console = _Console()
     if not console.is_terminal:  # piped or in CI: do not squeeze the tables into 80 columns
-        console = Console(width=200)
+        console = _Console(width=200)
     board = load_board(root)
     for g in board.groups:
         if env_id is not None and g.env_id != env_id:
