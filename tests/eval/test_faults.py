@@ -314,3 +314,29 @@ def test_closed_stdout_pipe_prints_no_traceback(tmp_path, code):
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
     assert proc.returncode == 0
+
+
+# --- real and generated data ----------------------------------------------------------------------------
+
+WEBSHOP_REAL = Path(os.environ.get("WEBSHOP_TEST_DATA", "/work/shared/data/webshop"))
+
+
+@pytest.mark.slow
+def test_real_and_generated_webshop_are_never_paired_or_grouped(tmp_path, monkeypatch):
+    """The reported case: the real 1k catalog and the generated one share goal ids; now the entries differ."""
+    from empg_gym.eval.compare import ComparisonError, compare_entries
+    from empg_gym.eval.leaderboard import Row, _group_key
+
+    if not (WEBSHOP_REAL / "items_shuffle_1000.reconstructed.json").is_file():
+        pytest.skip(f"no real WebShop data at {WEBSHOP_REAL} (set WEBSHOP_TEST_DATA)")
+    cfg = dict(split="test", limit=4, batch_size=4, progress=False)
+    monkeypatch.delenv("WEBSHOP_DATA", raising=False)
+    gen = evaluate("expert", "empg/WebShop-v0", out=tmp_path / "gen.json", **cfg)
+    monkeypatch.setenv("WEBSHOP_DATA", str(WEBSHOP_REAL))
+    real = evaluate("expert", "empg/WebShop-v0", out=tmp_path / "real.json", **cfg)
+    assert [r["task_id"] for r in gen["per_episode"]] == [r["task_id"] for r in real["per_episode"]]
+    assert (gen["data"]["kind"], real["data"]["kind"]) == ("generated", "real")
+    assert gen["task_list"]["hash"] != real["task_list"]["hash"]
+    with pytest.raises(ComparisonError, match="different data: A .* ran on real data"):
+        compare_entries(real, gen)
+    assert _group_key(Row("a", real)) != _group_key(Row("b", gen))  # the key load_board makes tables by

@@ -217,3 +217,38 @@ def test_api_survives_a_torn_entry(board):
         "/api/compare?a=results/empg/GuessNumber-v0/torn.json&b=results/empg/GuessNumber-v0/weak.json"
     )
     assert res.status_code == 400 and "not valid JSON" in res.get_json()["error"]
+
+
+def schema_1(entry):
+    """``entry`` as schema version 1 wrote it: no data, no warnings, the hash without the data."""
+    from empg_gym.eval.tasks import task_list_hash
+
+    e = json.loads(json.dumps(entry))
+    del e["data"], e["warnings"]
+    e["schema_version"] = 1
+    ids = [r["task_id"] for r in e["per_episode"]]
+    e["task_list"]["hash"] = task_list_hash(
+        e["env"]["id"], e["split"], e["env"]["kwargs"], e["task_list"]["options"], ids
+    )
+    return e
+
+
+def test_migrate_upgrades_schema_1_entries(tmp_path, capsys):
+    from empg_gym.eval.tasks import data_provenance
+
+    p = write(tmp_path, "old", schema_1(guess_entry("old", [True] * 16)))
+    assert load_board(tmp_path).skipped[0][1].startswith("schema_version: 1 is outdated")
+    assert main(["--root", str(tmp_path), "migrate", str(p)]) == 0
+    new = json.loads(p.read_text())
+    import gymnasium as gym
+
+    env = gym.make("empg/GuessNumber-v0")
+    assert new["schema_version"] == 2 and new["data"] == data_provenance(env) and new["warnings"] == []
+    assert [r.label for r in load_board(tmp_path).rows()] == ["old"]
+    # a hand-edited schema-1 entry is not laundered into a valid one
+    bad = schema_1(guess_entry("bad", [True] * 16))
+    bad["task_list"]["hash"] = "0" * 16
+    q = write(tmp_path, "bad", bad)
+    assert main(["--root", str(tmp_path), "migrate", str(q)]) == 1
+    assert "does not recompute" in capsys.readouterr().err
+    assert json.loads(q.read_text())["schema_version"] == 1
