@@ -247,8 +247,11 @@ def _probe_env(env_id: str, kwargs: Mapping[str, Any], first_task: Mapping[str, 
         prov = data_provenance(env, env_id)
         if needs_expert:
             env.reset(seed=0, options=dict(first_task))
+            expert = getattr(env.unwrapped, "expert_action", None)
             try:
-                env.unwrapped.expert_action()
+                if expert is None:
+                    raise NotImplementedError
+                expert()
             except NotImplementedError:
                 raise AgentFailed(f"--agent expert plays the env's scripted expert, but {env_id} has none "
                                   "(its expert_action() is not implemented); evaluate another agent"
