@@ -3,7 +3,9 @@
 Schema versions: 1 had no ``data`` block, so an entry did not say which data (real or generated) its env
 ran on, and its task-list hash did not cover it. Version 2 records the env's data provenance in ``data``
 and in the task-list hash, and lists ``warnings`` derived from the metrics (e.g. every action invalid).
-:func:`migrate_entry` upgrades a version-1 entry given the provenance its recorded command implies.
+:func:`migrate_entry` upgrades a version-1 entry given the provenance its recorded command implies (and
+refreshes a fallback provenance, see :func:`empg_gym.eval.tasks.fallback_provenance`, once the env reports
+its own).
 """
 
 from __future__ import annotations
@@ -118,30 +120,46 @@ def make_entry(
 
 
 def migrate_entry(entry: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    """A schema-1 ``measured`` entry upgraded to the current schema with the data provenance ``data``.
+    """A ``measured`` entry with the data provenance ``data``: schema 1 upgraded, or a fallback refreshed.
 
-    The per-episode records and metrics are kept; the task-list hash is recomputed with ``data`` (after
-    checking the stored one against the schema-1 formula, so a hand-edited entry is not laundered).
+    - Schema 1 (no ``data``): upgraded to the current schema with ``data``.
+    - Current schema with a *fallback* provenance (``params.fallback``: written before the env had its own
+      ``data_provenance()``, so it named the data without hashing it): ``data`` replaces it, provided it is of
+      the same kind (real stays real, generated stays generated).
+
+    The per-episode records and metrics are kept; the task-list hash is recomputed with ``data`` after
+    checking the stored one against the old formula, so a hand-edited entry is not laundered.
 
     Raises:
-        ValueError: Not a schema-1 measured entry, or its stored hash does not recompute.
+        ValueError: Neither case, a stored hash that does not recompute, or a change of data kind.
     """
     e = dict(entry)
-    if e.get("schema_version") != 1 or e.get("kind") != "measured":
-        raise ValueError(f"only schema-1 measured entries are migrated (this one: schema "
-                         f"{e.get('schema_version')}, kind {e.get('kind')})")
+    version = e.get("schema_version")
+    old_data = e.get("data")
+    refresh = (version == SCHEMA_VERSION and isinstance(old_data, Mapping)
+               and bool(dict(old_data.get("params") or {}).get("fallback")))
+    if e.get("kind") != "measured" or not (version == 1 or refresh):
+        raise ValueError(f"only schema-1 measured entries, or entries with a fallback data provenance, are "
+                         f"migrated (this one: schema {version}, kind {e.get('kind')})")
+    if refresh and old_data["kind"] != data.get("kind"):
+        raise ValueError(f"the env now reports {data.get('kind')} data but the entry was measured on "
+                         f"{old_data['kind']} data; set the data options (e.g. WEBSHOP_DATA) as when it was "
+                         "measured")
     tl = dict(e["task_list"])
     ids: dict[int, str] = {}
     for r in e["per_episode"]:
         ids.setdefault(int(r["task"]), str(r["task_id"]))
     task_ids = [ids[i] for i in range(int(tl["n_tasks"]))]
-    old = task_list_hash(e["env"]["id"], e["split"], e["env"].get("kwargs", {}), tl["options"], task_ids)
+    kwargs = e["env"].get("kwargs", {})
+    old = task_list_hash(e["env"]["id"], e["split"], kwargs, tl["options"], task_ids,
+                         old_data if refresh else None)
     if old != tl["hash"]:
         raise ValueError(f"stored task-list hash {tl['hash']} does not recompute ({old}); not migrating")
-    tl["hash"] = task_list_hash(e["env"]["id"], e["split"], e["env"].get("kwargs", {}), tl["options"],
-                                task_ids, data)
+    tl["hash"] = task_list_hash(e["env"]["id"], e["split"], kwargs, tl["options"], task_ids, data)
     out: dict[str, Any] = {}
     for k, v in e.items():  # keep the key order of a fresh entry
+        if k == "data":
+            continue
         out[k] = v
         if k == "split":
             out["data"] = dict(data)

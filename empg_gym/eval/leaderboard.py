@@ -10,8 +10,9 @@
 - ``validate FILE...``: check entries against the schema and the rules, with every problem listed.
 - ``compare A.json B.json``: paired bootstrap differences and McNemar's test (:mod:`empg_gym.eval.compare`);
   the files may be anywhere.
-- ``migrate FILE...``: upgrade schema-1 entries (no data provenance) in place, recording the provenance of the
-  env their recorded kwargs build in the current environment.
+- ``migrate FILE...``: upgrade schema-1 entries (no data provenance), or entries with a fallback provenance,
+  in place, recording the provenance of the env their recorded kwargs build in the current environment.
+- ``rerun FILE...``: re-run the ``empg-eval`` command recorded in entries and replace them (then rebuild).
 - ``serve [--port]``: the page and a JSON API (``/api/entries``, ``/api/entries/<env id>``,
   ``/api/compare?a=<file>&b=<file>``, ``/api/skipped``) with flask, on 127.0.0.1 only.
 - ``show``: print the tables in the terminal.
@@ -589,18 +590,19 @@ def _report_skipped(skipped: Sequence[tuple[str, str]]) -> None:
 
 
 def migrate_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Upgrade a schema-1 entry file in place (see :func:`empg_gym.eval.entry.migrate_entry`).
+    """Upgrade an entry file in place (see :func:`empg_gym.eval.entry.migrate_entry`).
 
-    A measured entry gets the data provenance of the env built from its recorded env id and kwargs in the
-    current environment (so set the data environment variables, e.g. ``WEBSHOP_DATA``, as when it was
-    measured); a reported entry only gets its version bumped.
+    A schema-1 measured entry, or one with a fallback data provenance, gets the data provenance of the env
+    built from its recorded env id and kwargs in the current environment (so set the data environment
+    variables, e.g. ``WEBSHOP_DATA``, as when it was measured); a schema-1 reported entry only gets its
+    version bumped.
 
     Returns:
         The migrated entry (validated).
 
     Raises:
         EntryError: The file is not an entry, or the migrated entry does not validate.
-        ValueError: Not a schema-1 entry.
+        ValueError: Nothing to migrate, or the env's data is not of the kind the entry was measured on.
     """
     import gymnasium as gym
 
@@ -609,25 +611,88 @@ def migrate_file(path: str | os.PathLike) -> dict[str, Any]:
     from empg_gym.eval.tasks import data_provenance
 
     entry = read_entry(path)
-    if not isinstance(entry, dict) or entry.get("schema_version") != 1:
-        raise ValueError(f"{path}: not a schema-1 entry (schema_version {entry.get('schema_version')!r})"
-                         if isinstance(entry, dict) else f"{path}: not an entry")
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path}: not an entry (a JSON {type(entry).__name__})")
     if entry.get("kind") == "reported":
+        if entry.get("schema_version") != 1:
+            raise ValueError(f"{path}: nothing to migrate (schema_version {entry.get('schema_version')!r})")
         new = {**entry, "schema_version": SCHEMA_VERSION}
     else:
-        env = gym.make(entry["env"]["id"], **entry["env"].get("kwargs", {}))
+        try:
+            env = gym.make(entry["env"]["id"], **entry["env"].get("kwargs", {}))
+        except Exception as e:  # the env's own message: a missing data folder, an unknown kwarg
+            raise ValueError(f"{path}: cannot build {entry['env']['id']} with its recorded kwargs: "
+                             f"{e}") from e
         try:
             prov = data_provenance(env, entry["env"]["id"])
         finally:
             env.close()
-        new = migrate_entry(entry, prov)
+        try:
+            new = migrate_entry(entry, prov)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
     validate_entry(new, path=path)
     write_json_atomic(path, new)
     return new
 
 
+def rerun_file(path: str | os.PathLike) -> Path:
+    """Re-run the ``empg-eval`` command recorded in a leaderboard entry and replace the entry with the result.
+
+    The command runs in this process with ``--out`` pointing to a temporary file (``--fresh``, no progress
+    bar), in the current environment; the new entry must be valid, measured on the same kind of data
+    (real, generated, builtin) as the old one, and is written as :func:`entry_filename` next to the old file
+    (which is removed when the name changed). For baseline entries that take seconds; an LLM entry re-runs
+    its model.
+
+    Returns:
+        The new entry's path.
+
+    Raises:
+        EntryError: The file is not a valid entry, or the re-run's entry is invalid.
+        ValueError: No recorded ``empg-eval`` command, the re-run failed, or it ran on another kind of data.
+    """
+    import shlex
+    import tempfile
+
+    from empg_gym.eval.harness import main as eval_main
+
+    path = Path(path)
+    old = read_entry(path)
+    command = old.get("command") if isinstance(old, dict) else None
+    argv = shlex.split(command) if isinstance(command, str) else []
+    if old.get("kind") != "measured" or not argv or argv[0] != "empg-eval":
+        raise ValueError(f"{path}: no recorded empg-eval command to re-run")
+    args: list[str] = []
+    skip = False
+    for a in argv[1:]:  # drop --out (the result goes to a temporary file first) and --fresh
+        if skip:
+            skip = False
+        elif a == "--out":
+            skip = True
+        elif not a.startswith("--out=") and a not in ("--fresh", "--no-progress"):
+            args.append(a)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "entry.json"
+        rc = eval_main([*args, "--no-progress", "--fresh", "--out", str(out)])
+        if rc != 0 or not out.is_file():
+            raise ValueError(f"{path}: re-running {command!r} failed (exit status {rc})")
+        new = load_entry(out, documented=True)
+    old_kind = (old.get("data") or {}).get("kind")
+    if old_kind is not None and new["data"]["kind"] != old_kind:
+        raise ValueError(f"{path}: the re-run used {new['data']['kind']} data but the entry was measured on "
+                         f"{old_kind} data; set the data options (e.g. WEBSHOP_DATA) as when it was measured")
+    new["command"] = command  # the command as the leaderboard documents it, without the temporary --out
+    dest = path.with_name(entry_filename(new))
+    validate_entry(new, path=dest, documented=True, in_tree=True)
+    write_json_atomic(dest, new)
+    if dest.resolve() != path.resolve():
+        path.unlink()
+    return dest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``empg-leaderboard add|build|validate|compare|migrate|serve|show``."""
+    """``empg-leaderboard add|build|validate|compare|migrate|rerun|serve|show``."""
     from empg_gym.eval._cli import pipe_closed
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -650,9 +715,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("a")
     c.add_argument("b")
     c.add_argument("--json", action="store_true", help="print JSON")
-    m = sub.add_parser("migrate", help="upgrade schema-1 entry files in place (records their data "
-                       "provenance)")
+    m = sub.add_parser("migrate", help="upgrade schema-1 entry files (or a fallback data provenance) in "
+                       "place, recording the data provenance of the env their kwargs build now")
     m.add_argument("files", nargs="+")
+    r = sub.add_parser("rerun", help="re-run the empg-eval command recorded in entries and replace them")
+    r.add_argument("files", nargs="+")
+    r.add_argument("--no-build", action="store_true", help="do not rebuild LEADERBOARD.md and index.html")
     s = sub.add_parser("serve", help="serve the page and the JSON API on 127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     sh = sub.add_parser("show", help="print the tables")
@@ -701,22 +769,28 @@ def _run(args: argparse.Namespace, root: Path) -> int:
         else:
             print("wrote " + (", ".join(map(str, changed)) if changed else "nothing (up to date)"))
         return 1 if skipped else 0
-    if args.cmd in ("validate", "migrate"):
+    if args.cmd in ("validate", "migrate", "rerun"):
         bad = 0
         for f in args.files:
             try:
                 if args.cmd == "validate":
                     load_entry(f, documented=True)
                     print(f"ok: {f}")
-                else:
+                elif args.cmd == "migrate":
                     migrate_file(f)
                     print(f"migrated: {f}")
+                else:
+                    print(f"re-ran {f} -> {rerun_file(f)}")
             except EntryError as e:
                 bad += 1
                 print(str(e), file=sys.stderr)
             except ValueError as e:
                 bad += 1
                 print(f"empg-leaderboard {args.cmd}: {e}", file=sys.stderr)
+        if args.cmd == "rerun" and not args.no_build and bad < len(args.files):
+            changed, skipped = build(root)
+            print("wrote " + (", ".join(map(str, changed)) if changed else "nothing (up to date)"))
+            _report_skipped(skipped)
         return 1 if bad else 0
     if args.cmd == "compare":
         from empg_gym.eval.compare import ComparisonError, compare_entries, format_comparison

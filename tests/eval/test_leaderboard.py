@@ -252,3 +252,51 @@ def test_migrate_upgrades_schema_1_entries(tmp_path, capsys):
     assert main(["--root", str(tmp_path), "migrate", str(q)]) == 1
     assert "does not recompute" in capsys.readouterr().err
     assert json.loads(q.read_text())["schema_version"] == 1
+
+
+def test_migrate_refreshes_a_fallback_provenance_once_the_env_reports_its_own(tmp_path, monkeypatch, capsys):
+    from empg_gym.envs.toy.guess_number import GuessNumberEnv
+
+    p = write(tmp_path, "fb", guess_entry("fb", [True] * 16))  # helpers record the fallback provenance
+    own = {"kind": "builtin", "source": "guess-number", "files": {}, "params": {"n": 16}}
+    monkeypatch.setattr(GuessNumberEnv, "data_provenance", lambda self: own, raising=False)
+    assert main(["--root", str(tmp_path), "migrate", str(p)]) == 0
+    new = json.loads(p.read_text())
+    assert new["data"] == own and new["per_episode"] == guess_entry("fb", [True] * 16)["per_episode"]
+    assert main(["--root", str(tmp_path), "migrate", str(p)]) == 1  # no fallback left: nothing to do
+    assert "only schema-1 measured entries, or entries with a fallback" in capsys.readouterr().err
+    q = write(tmp_path, "fb2", guess_entry("fb2", [True] * 16))
+    monkeypatch.setattr(
+        GuessNumberEnv, "data_provenance", lambda self: {**own, "kind": "real"}, raising=False
+    )
+    assert main(["--root", str(tmp_path), "migrate", str(q)]) == 1
+    assert (
+        "the env now reports real data but the entry was measured on builtin data" in capsys.readouterr().err
+    )
+
+
+def test_rerun_replays_the_recorded_command(tmp_path, monkeypatch, capsys):
+    from empg_gym.eval.harness import main as eval_main
+
+    monkeypatch.chdir(tmp_path)
+    assert eval_main(["--agent", "random", "--env", "empg/GuessNumber-v0", "--no-progress"]) == 0
+    root = tmp_path / "lb"
+    assert main(["--root", str(root), "add", "runs/eval/empg/GuessNumber-v0/random_test.json"]) == 0
+    p = root / "results/empg/GuessNumber-v0/random_test_builtin.json"
+    before = json.loads(p.read_text())
+    p.rename(p.with_name("old-name.json"))
+    assert main(["--root", str(root), "rerun", str(p.with_name("old-name.json"))]) == 0
+    after = json.loads(p.read_text())
+    assert not p.with_name("old-name.json").exists()  # replaced under the standard name
+    assert (
+        after["command"]
+        == before["command"]
+        == "empg-eval --agent random --env empg/GuessNumber-v0 --no-progress"
+    )
+    volatile = ("date", "git_commit", "wall_time_s")
+    assert {k: v for k, v in after.items() if k not in volatile} == {
+        k: v for k, v in before.items() if k not in volatile
+    }
+    bad = write(root, "noc", {**before, "command": None})
+    assert main(["--root", str(root), "rerun", str(bad)]) == 1
+    assert "no recorded empg-eval command" in capsys.readouterr().err
