@@ -118,8 +118,13 @@ def get_task_list(env_id: str, split: str) -> TaskList:
     try:
         return TASK_LISTS[(env_id, split)]
     except KeyError:
+        import difflib
+
         known = ", ".join(f"{e}:{s}" for e, s in TASK_LISTS)
-        raise KeyError(f"no documented task list for {env_id} split {split!r}; known: {known} "
+        envs = sorted({e for e, _ in TASK_LISTS})
+        close = difflib.get_close_matches(env_id, envs, n=1, cutoff=0.6) if env_id not in envs else []
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise KeyError(f"no documented task list for {env_id} split {split!r}; {hint}known: {known} "
                        "(add one in empg_gym/eval/tasks.py and leaderboard/README.md)") from None
 
 

@@ -253,6 +253,7 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys, extra, message):
     ("argv", "message"),
     [
         (["--agent", "random", "--env", "empg/Nope-v0"], "no documented task list for empg/Nope-v0"),
+        (["--agent", "random", "--env", "KeyDoor-v0"], "did you mean empg/KeyDoor-v0?"),
         (["--agent", "random", "--env", "empg/GuessNumber-v0", "--split", "nope"], "split 'nope'"),
         (["--agent", "nobody", "--env", "empg/GuessNumber-v0"], "agent nobody: no agent spec 'nobody'"),
         (
