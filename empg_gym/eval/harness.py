@@ -244,7 +244,10 @@ def _probe_env(env_id: str, kwargs: Mapping[str, Any], first_task: Mapping[str, 
     except Exception as e:  # the env's own message (a missing data file, a bad kwarg) with what we built
         raise EvalError(f"cannot build {env_id} with env kwargs {dict(kwargs)}: {e}") from e
     try:
-        prov = data_provenance(env, env_id)
+        try:
+            prov = data_provenance(env, env_id)
+        except Exception as e:  # a malformed provenance, an unreadable data file: say which env
+            raise EvalError(f"cannot record which data {env_id} runs on: {e}") from e
         if needs_expert:
             env.reset(seed=0, options=dict(first_task))
             expert = getattr(env.unwrapped, "expert_action", None)

@@ -341,3 +341,14 @@ def test_real_and_generated_webshop_are_never_paired_or_grouped(tmp_path, monkey
     with pytest.raises(ComparisonError, match="different data: A .* ran on real data"):
         compare_entries(real, gen)
     assert _group_key(Row("a", real)) != _group_key(Row("b", gen))  # the key load_board makes tables by
+
+
+def test_malformed_data_provenance_is_a_clear_error(tmp_path, monkeypatch):
+    from empg_gym.envs.toy.guess_number import GuessNumberEnv
+
+    monkeypatch.setattr(GuessNumberEnv, "data_provenance", lambda self: {"kind": "mine"}, raising=False)
+    with pytest.raises(
+        EvalError, match=r"cannot record which data empg/GuessNumber-v0 runs on: .*kind: 'mine'"
+    ):
+        evaluate("random", "empg/GuessNumber-v0", out=tmp_path / "x.json", **GN)
+    assert not (tmp_path / "x.json").exists()
