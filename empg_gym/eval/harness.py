@@ -577,6 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvalError as e:
         print(f"empg-eval: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output folder that cannot be written, a full disk: the path is in the message
+        print(f"empg-eval: cannot write the run's files: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -352,3 +352,11 @@ def test_malformed_data_provenance_is_a_clear_error(tmp_path, monkeypatch):
     ):
         evaluate("random", "empg/GuessNumber-v0", out=tmp_path / "x.json", **GN)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main([*BASE, "--out", str(blocker / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the run's files" in err and str(blocker) in err and "Traceback" not in err
