@@ -265,25 +265,31 @@ def render_markdown(board: Board) -> str:
             rows = g.rows
             types = _types(rows)
             out += [f"### {g.title}", ""]
-            head = ["#", "agent", "success % [95% CI]", "score % [95% CI]", "steps", "invalid %", "tokens/ep",
-                    "split (tasks x seeds)"] + [TYPE_LABELS.get(t, t) for t in types] + ["commit", "date"]
+            if g.reported:  # papers give success/score (some per type), nothing else
+                head = ["agent", "success %", "score %"] + [TYPE_LABELS.get(t, t) for t in types] + ["split"]
+            else:
+                head = ["#", "agent", "success % [95% CI]", "score % [95% CI]", "steps", "invalid %",
+                        "tokens/ep", "split (tasks x seeds)"] + [TYPE_LABELS.get(t, t) for t in types]
+                head += ["commit", "date"]
             out.append("| " + " | ".join(head) + " |")
             out.append("|" + "|".join("---" for _ in head) + "|")
-            rank = 0
-            for r in rows:
+            for rank, r in enumerate(rows, 1):
                 e = r.entry
-                rank_s = "–" if r.reported else str(rank := rank + 1)
-                cells = [rank_s, _agent_cell(r), _pct_ci(r, "success"), _pct_ci(r, "score"),
-                         _num(r.value("steps")), _pct(r.value("invalid_action_rate")),
-                         _num(r.value("tokens_per_episode"), ".0f"), _split_cell(r)]
-                cells += [_pct(r.value(t, "per_type")) for t in types]
-                cells += [_commit_cell(e), e["date"][:10]]
+                per_type = [_pct(r.value(t, "per_type")) for t in types]
+                if g.reported:
+                    cells = [_agent_cell(r), _pct_ci(r, "success"), _pct_ci(r, "score"), *per_type,
+                             _split_cell(r)]
+                else:
+                    cells = [str(rank), _agent_cell(r), _pct_ci(r, "success"), _pct_ci(r, "score"),
+                             _num(r.value("steps")), _pct(r.value("invalid_action_rate")),
+                             _num(r.value("tokens_per_episode"), ".0f"), _split_cell(r), *per_type,
+                             _commit_cell(e), e["date"][:10]]
                 out.append("| " + " | ".join(cells) + " |")
             if g.reported:
                 sources = sorted({r.entry["reported"]["source"] for r in rows})
-                out += ["", "*Reported* rows: " + "; ".join(sources) + ". Measured by the paper on the "
-                        "original benchmark with its own models, compute and task list; not reproduced here,"
-                        " not paired with the rows above."]
+                out += ["", "Sources: " + "; ".join(sources) + ". Measured by the paper on the original "
+                        "benchmark with its own models, compute and task list; not reproduced here, not "
+                        "paired with the rows above."]
             out.append("")
     if not board.groups:
         out += ["No entries yet.", ""]
@@ -376,16 +382,18 @@ def _html_table(g: Group) -> str:
     rows = g.rows
     types = _types(rows)
     out = [f"<h3>{html.escape(g.title)}</h3>", f'<table class="board" id="{g.anchor}"><thead><tr>']
-    heads = ["#", "agent", "success %", "score %", "steps", "invalid %", "tokens/ep", "episodes"]
-    heads += [TYPE_LABELS.get(t, t) for t in types] + ["commit", "date"]
+    if g.reported:  # papers give success/score (some per type), nothing else
+        heads = ["agent", "success %", "score %"] + [TYPE_LABELS.get(t, t) for t in types]
+    else:
+        heads = ["#", "agent", "success %", "score %", "steps", "invalid %", "tokens/ep", "episodes"]
+        heads += [TYPE_LABELS.get(t, t) for t in types] + ["commit", "date"]
     out.append("".join(f'<th class="{"agent" if h == "agent" else ""}">{html.escape(h)}</th>' for h in heads))
     out.append("</tr></thead><tbody>")
-    rank = 0
-    for r in rows:
+    for rank, r in enumerate(rows, 1):
         e = r.entry
-        rank_v = None if r.reported else (rank := rank + 1)
         tr = ['<tr class="reported">' if r.reported else "<tr>"]
-        tr.append(_td("–" if rank_v is None else str(rank_v), 999 if rank_v is None else rank_v))
+        if not r.reported:
+            tr.append(_td(str(rank), rank))
         title = e["reported"]["source"] + ". " + e["reported"].get("note", "") if r.reported else \
             f"{r.path} | spec {e['agent'].get('spec_hash')} | {e.get('command') or ''}"
         name = r.label + (" (reported)" if r.reported else "")
@@ -395,19 +403,21 @@ def _html_table(g: Group) -> str:
             v, ci = r.value(key), r.ci(key)
             text = _pct(v) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
             tr.append(_td(text, -1 if v is None else v, extra=_bar(v, ci)))
-        tr.append(_td(_num(r.value("steps")), r.value("steps") if r.value("steps") is not None else -1))
-        inv = r.value("invalid_action_rate")
-        tr.append(_td(_pct(inv), -1 if inv is None else inv))
-        tok = r.value("tokens_per_episode")
-        tr.append(_td(_num(tok, ".0f"), -1 if tok is None else tok))
-        n = e.get("episodes")
-        tr.append(_td("–" if n is None else str(n), -1 if n is None else n))
+        if not r.reported:
+            tr.append(_td(_num(r.value("steps")), r.value("steps") if r.value("steps") is not None else -1))
+            inv = r.value("invalid_action_rate")
+            tr.append(_td(_pct(inv), -1 if inv is None else inv))
+            tok = r.value("tokens_per_episode")
+            tr.append(_td(_num(tok, ".0f"), -1 if tok is None else tok))
+            n = e.get("episodes")
+            tr.append(_td("–" if n is None else str(n), -1 if n is None else n))
         for t in types:
             v, ci = r.value(t, "per_type"), r.ci(t, "per_type")
             tr.append(_td(_pct(v), -1 if v is None else v, extra=_bar(v, ci)))
-        commit = _commit_cell(e)
-        tr.append(_td(commit, commit, title=e.get("git_commit") or ""))
-        tr.append(_td(e["date"][:10], e["date"]))
+        if not r.reported:
+            commit = _commit_cell(e)
+            tr.append(_td(commit, commit, title=e.get("git_commit") or ""))
+            tr.append(_td(e["date"][:10], e["date"]))
         tr.append("</tr>")
         out.append("".join(tr))
     out.append("</tbody></table>")

@@ -55,7 +55,7 @@ def test_markdown_table(board):
     lines = [line for line in md.splitlines() if line.startswith("| ")]
     assert lines[1].startswith("| 1 | strong | 75.0 [")
     assert lines[2].startswith("| 2 | weak | 25.0 [")
-    assert lines[4].startswith("| – | Paper method *(reported)* | 90.0 |")
+    assert lines[4].startswith("| Paper method *(reported)* | 90.0 | – | test (paper's) |")
     assert "### test · builtin data guessnumber" in md and "### reported by papers" in md
 
 
