@@ -133,8 +133,7 @@ def _round(x: float) -> float:
 def metric(mean: float, ci: tuple[float, float] | None, n: int) -> dict[str, Any]:
     """One metric as stored in an entry: ``{"mean", "ci": [low, high] | None, "n"}``."""
     ok = ci is not None and all(math.isfinite(c) for c in ci)
-    return {"mean": _round(mean) if math.isfinite(mean) else None,
-            "ci": list(ci) if ok and ci is not None else None,
+    return {"mean": _round(mean) if math.isfinite(mean) else None, "ci": list(ci) if ok else None,
             "n": int(n)}
 
 
@@ -205,18 +204,13 @@ def summarize(records: Iterable[Mapping[str, Any]], **kw: Any) -> dict[str, Any]
                 entry["score"] = _mean_metric(sub, lambda r: float(r["score"]), **kw)
                 for m in ("em", "f1"):
                     if any(m in r for u in sub for r in u):
-                        entry[m] = _mean_metric(sub, _field(m), **kw)
+                        entry[m] = _mean_metric(sub, lambda r, m=m: float(r.get(m, 0.0)), **kw)
             out[block][name] = entry
     for s in sorted({int(r["seed"]) for r in records}):
-        of_seed = [r for r in records if int(r["seed"]) == s]
+        sub = [r for r in records if int(r["seed"]) == s]
         out["per_seed"][str(s)] = {
-            "success": _round(float(np.mean([float(r["won"]) for r in of_seed]))),
-            "score": _round(float(np.mean([float(r["score"]) for r in of_seed]))),
-            "n": len(of_seed),
+            "success": _round(np.mean([float(r["won"]) for r in sub])),
+            "score": _round(np.mean([float(r["score"]) for r in sub])),
+            "n": len(sub),
         }
     return out
-
-
-def _field(key: str) -> Callable[[Mapping[str, Any]], float]:
-    """A record's float ``key`` (0 when absent)."""
-    return lambda r: float(r.get(key, 0.0))
