@@ -170,17 +170,16 @@ def _read_run(path: Path) -> _Run:
 class _RunFile:
     """Append-only JSONL writer that flushes every line (a kill loses at most a torn last line)."""
 
-    def __init__(self, path: Path, *, truncate: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A torn last line must not glue onto the next record.
-        if not truncate and path.exists() and path.stat().st_size:
+        if path.exists() and path.stat().st_size:
             with path.open("rb") as f:
                 f.seek(-1, os.SEEK_END)
                 torn = f.read(1) != b"\n"
         else:
             torn = False
-        self.path = path
-        self._f = path.open("w" if truncate else "a", encoding="utf-8")
+        self._f = path.open("a", encoding="utf-8")
         if torn:
             self._f.write("\n")
 
@@ -380,11 +379,14 @@ def evaluate(
             print(f"empg-eval: {run_path.name}: skipped {len(run.skipped)} torn or malformed line(s) "
                   f"(line {', '.join(map(str, run.skipped[:5]))}{', ...' if len(run.skipped) > 5 else ''}); "
                   "their batches are replayed", file=sys.stderr)
-        writer = _RunFile(run_path, truncate=restart)
+        if restart:
+            run_path.unlink()
+        writer = _RunFile(run_path)
         if run.header is None:
             writer.write("header", config)
-        records, wall = _play(agent_obj, env_id, run, writer, options=options, seeds=seeds, kwargs=kwargs,
-                      batch_size=batch_size, max_steps=max_steps, progress=progress, collect=collect)
+        records, wall = _play(agent_obj, env_id, run, writer, run_path.name, options=options, seeds=seeds,
+                              kwargs=kwargs, batch_size=batch_size, max_steps=max_steps, progress=progress,
+                              collect=collect)
         spec_json = None
         try:
             import gymnasium as gym
@@ -403,9 +405,9 @@ def evaluate(
     return result
 
 
-def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, *, options: list[dict[str, Any]],
-          seeds: list[int], kwargs: dict[str, Any], batch_size: int, max_steps: int | None, progress: bool,
-          collect: Any) -> tuple[list[dict[str, Any]], float]:
+def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: str, *,
+          options: list[dict[str, Any]], seeds: list[int], kwargs: dict[str, Any], batch_size: int,
+          max_steps: int | None, progress: bool, collect: Any) -> tuple[list[dict[str, Any]], float]:
     """Play the unfinished batches, appending to the run file; (records in episode order, wall seconds)."""
     done = run.episodes
     n = len(options)
@@ -421,7 +423,7 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, *, options: 
         else:
             todo.append((si, s, a, b))
     if batch_times and todo:
-        print(f"empg-eval: resuming {writer.path.name}: {len(batches) - len(todo)}/{len(batches)} batches "
+        print(f"empg-eval: resuming {run_name}: {len(batches) - len(todo)}/{len(batches)} batches "
               "done", file=sys.stderr)
     mismatches: list[int] = []
 
