@@ -154,8 +154,8 @@ def test_second_evaluator_on_the_same_output_is_locked_out(tmp_path):
         with pytest.raises(EvalError) as e:
             evaluate("random", "empg/GuessNumber-v0", out=out, **GN)
         msg = str(e.value)
-        assert f"another evaluation is writing {out}" in msg and f"pid {holder.pid}" in msg
-        assert "break the stale lock by deleting" in msg
+        assert f"another evaluation (pid {holder.pid} on host " in msg and f"is writing {out}; " in msg
+        assert f"break the stale lock by deleting {out.with_name('.locked.json.lock')}/.empg.lock" in msg
         # another output in the same folder is not blocked
         evaluate("random", "empg/GuessNumber-v0", out=tmp_path / "other.json", **GN)
         holder.stdin.write("go\n")
