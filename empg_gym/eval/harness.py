@@ -574,7 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(summary_text(entry))
         out = args.out or default_out(args.env, entry["agent"]["name"], args.split)
         print(f"entry: {out}")
-        if not args.json and not Path(out).resolve().is_relative_to(_leaderboard_results()):
+        if args.episodes is not None:
+            print("(--episodes: a quick check on part of the task list, not a leaderboard entry)")
+        elif not args.json and not Path(out).resolve().is_relative_to(_leaderboard_results()):
             print(f"publish it: empg-leaderboard add {shlex.quote(str(out))}")
         if ALL_INVALID in entry.get("warnings", []):
             print("empg-eval: WARNING: every action of this run was invalid (100% invalid-action rate)",

@@ -290,8 +290,11 @@ def test_default_output_is_under_runs_not_the_leaderboard(tmp_path, monkeypatch,
         main(["--agent", "expert", "--env", "empg/GuessNumber-v0", "--episodes", "2", "--no-progress"]) == 0
     )
     out = capsys.readouterr().out
-    assert "entry: runs/eval/empg/GuessNumber-v0/expert_test.json" in out and "empg-leaderboard add" in out
+    assert "entry: runs/eval/empg/GuessNumber-v0/expert_test.json" in out and "not a leaderboard entry" in out
     assert (tmp_path / "runs/eval/empg/GuessNumber-v0/expert_test.json").is_file()
+    assert main(["--agent", "expert", "--env", "empg/GuessNumber-v0", "--no-progress", "--fresh"]) == 0
+    out = capsys.readouterr().out
+    assert "publish it: empg-leaderboard add runs/eval/empg/GuessNumber-v0/expert_test.json" in out
 
 
 # --- closed pipes ---------------------------------------------------------------------------------------
