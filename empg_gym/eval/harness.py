@@ -383,9 +383,11 @@ def evaluate(
             run = _Run()
         elif run.header is not None and run.header != config:
             diff = sorted(k for k in set(run.header) | set(config) if run.header.get(k) != config.get(k))
+            data = (f"; it ran on {describe_data(run.header.get('data'))}, this run would use "
+                    f"{describe_data(provenance)}") if "data" in diff else ""
             raise RunMismatch(f"{run_path} was written by another configuration (differs in: "
-                              f"{', '.join(diff)}); re-run with the same arguments to resume, or pass "
-                              "--fresh to start over")
+                              f"{', '.join(diff)}{data}); re-run with the same arguments and data to resume, "
+                              "or pass --fresh to start over")
         if run.skipped:
             print(f"empg-eval: {run_path.name}: skipped {len(run.skipped)} torn or malformed line(s) "
                   f"(line {', '.join(map(str, run.skipped[:5]))}{', ...' if len(run.skipped) > 5 else ''}); "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from empg_gym.eval.harness import AgentFailed, EvalError, evaluate, main, summary_text
+from empg_gym.eval.harness import AgentFailed, EvalError, RunMismatch, evaluate, main, summary_text
 from empg_gym.eval.schema import validate_entry
 
 from .fakes import NeverValid, StopAfter
@@ -363,3 +363,17 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
     assert main([*BASE, "--out", str(blocker / "x.json")]) == 2
     err = capsys.readouterr().err
     assert "cannot write the run's files" in err and str(blocker) in err and "Traceback" not in err
+
+
+def test_resume_on_other_data_is_refused_naming_both(tmp_path, monkeypatch):
+    from empg_gym.envs.toy.guess_number import GuessNumberEnv
+
+    out = tmp_path / "d.json"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(StopAfter(5), "empg/GuessNumber-v0", agent_spec="random", out=out, **GN)
+    other = {"kind": "real", "source": "other-numbers", "files": {}, "params": {}}
+    monkeypatch.setattr(GuessNumberEnv, "data_provenance", lambda self: other, raising=False)
+    with pytest.raises(
+        RunMismatch, match=r"differs in: data; it ran on builtin data .* would use real data other"
+    ):
+        evaluate("random", "empg/GuessNumber-v0", out=out, **GN)
