@@ -221,6 +221,8 @@ def _spec_name(what: Any) -> str:
 
 def _yaml_message(e: BaseException, what: Any) -> str:
     """An exception's message; a YAML syntax error (also one wrapped by the loader) gets the file and line."""
+    if isinstance(what, (str, os.PathLike)) and Path(what).is_dir():
+        what = Path(what) / "agent.yaml"  # a checkpoint folder's spec
     cause: BaseException | None = e
     while cause is not None:
         mark = getattr(cause, "problem_mark", None)

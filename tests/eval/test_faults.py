@@ -277,6 +277,13 @@ def test_spec_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert f"YAML syntax error at {spec}:3:" in err
+    ckpt = tmp_path / "checkpoint"
+    ckpt.mkdir()
+    (ckpt / "agent.yaml").write_text("backend: random\n  name: x\n")
+    assert (
+        main(["--agent", str(ckpt), "--env", "empg/GuessNumber-v0", "--out", str(tmp_path / "x.json")]) == 2
+    )
+    assert f"YAML syntax error at {ckpt / 'agent.yaml'}:2:" in capsys.readouterr().err
 
 
 def test_out_is_a_folder(tmp_path, capsys):
