@@ -662,6 +662,8 @@ def rerun_file(path: str | os.PathLike) -> Path:
         EntryError: The file is not a valid entry, or the re-run's entry is invalid.
         ValueError: No recorded ``empg-eval`` command, the re-run failed, or it ran on another kind of data.
     """
+    import contextlib
+    import io
     import shlex
     import tempfile
 
@@ -684,7 +686,11 @@ def rerun_file(path: str | os.PathLike) -> Path:
             args.append(a)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "entry.json"
-        rc = eval_main([*args, "--no-progress", "--fresh", "--out", str(out)])
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):  # the summary, without the temporary path and its hints
+            rc = eval_main([*args, "--no-progress", "--fresh", "--out", str(out)])
+        print("".join(line for line in buf.getvalue().splitlines(keepends=True)
+                      if not line.startswith(("entry: ", "publish it: "))), end="")
         if rc != 0 or not out.is_file():
             raise ValueError(f"{path}: re-running {command!r} failed (exit status {rc})")
         new = load_entry(out, documented=True)

@@ -285,7 +285,14 @@ def test_rerun_replays_the_recorded_command(tmp_path, monkeypatch, capsys):
     p = root / "results/empg/GuessNumber-v0/random_test_builtin.json"
     before = json.loads(p.read_text())
     p.rename(p.with_name("old-name.json"))
+    capsys.readouterr()
     assert main(["--root", str(root), "rerun", str(p.with_name("old-name.json"))]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "random on empg/GuessNumber-v0" in printed
+        and "publish it" not in printed
+        and "entry.json" not in printed
+    )
     after = json.loads(p.read_text())
     assert not p.with_name("old-name.json").exists()  # replaced under the standard name
     assert (
