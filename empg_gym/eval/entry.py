@@ -135,9 +135,8 @@ def migrate_entry(entry: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str
     """
     e = dict(entry)
     version = e.get("schema_version")
-    old_data = e.get("data")
-    refresh = (version == SCHEMA_VERSION and isinstance(old_data, Mapping)
-               and bool(dict(old_data.get("params") or {}).get("fallback")))
+    old_data: Mapping[str, Any] = e["data"] if isinstance(e.get("data"), Mapping) else {}
+    refresh = version == SCHEMA_VERSION and bool(dict(old_data.get("params") or {}).get("fallback"))
     if e.get("kind") != "measured" or not (version == 1 or refresh):
         raise ValueError(f"only schema-1 measured entries, or entries with a fallback data provenance, are "
                          f"migrated (this one: schema {version}, kind {e.get('kind')})")
