@@ -145,12 +145,21 @@ class PGTrainer:
             torch.set_num_threads(cfg.torch_threads)
         self.device, self.dtype = resolve_device(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        latest = ck.latest_checkpoint(self.run_dir) if cfg.resume else None
-        if cfg.resume and latest is None:
-            logger.warning("resume: no checkpoint in %s, starting from scratch", self.run_dir)
-        if not cfg.resume and ck.latest_checkpoint(self.run_dir) is not None:
+        ck.clean_stale(self.run_dir)  # under the run lock: nobody else is saving here
+        latest = ck.latest_checkpoint(self.run_dir)  # newest complete one, whatever `latest` says
+        damaged = ck.run_checkpoint_problems(self.run_dir)
+        if not cfg.resume and (latest is not None or damaged):
             raise FileExistsError(f"{self.run_dir} already holds a run; pass --resume to continue it, or "
                                   "choose another --output-dir")
+        if cfg.resume and latest is None:
+            if damaged:
+                raise ck.CheckpointError(
+                    f"--resume: {self.run_dir} has no complete checkpoint to resume from: "
+                    f"{'; '.join(damaged)}. Restore or delete the damaged checkpoint folders, or choose "
+                    "another --output-dir")
+            logger.warning("resume: no checkpoint in %s, starting from scratch", self.run_dir)
+        if not cfg.resume:
+            latest = None
         self.model, self.tokenizer = build_model(cfg, None)
         if cfg.lora_r > 0:
             torch.manual_seed(cfg.seed)  # peft initialises the adapters from the global RNG
@@ -460,26 +469,31 @@ class PGTrainer:
         Args:
             stop_after: Stop after this many iterations in total (tests: simulates a kill after a checkpoint).
         """
+        from empg_gym._io import run_lock
         from empg_gym.trainers.checkpoint import append_metrics
 
-        self.setup()
-        cfg = self.cfg
-        end = cfg.iterations if stop_after is None else min(cfg.iterations, stop_after)
-        bar = _Bar(cfg.iterations, self.start_iteration, enabled=cfg.progress)
-        try:
-            for it in range(self.start_iteration, end):
-                t0 = time.perf_counter()
-                row = self.iteration(it)
-                done = it + 1
-                if done % cfg.save_every == 0 or done == cfg.iterations:
-                    ts = time.perf_counter()
-                    self.save(done)
-                    row["time_checkpoint"] = time.perf_counter() - ts
-                row["time_total"] = time.perf_counter() - t0
-                append_metrics(self.metrics_path, row)
-                bar.update(row)
-        finally:
-            bar.close()
+        with run_lock(self.run_dir, "training"):  # one trainer per run folder
+            self.setup()
+            cfg = self.cfg
+            end = cfg.iterations if stop_after is None else min(cfg.iterations, stop_after)
+            bar = _Bar(cfg.iterations, self.start_iteration, enabled=cfg.progress)
+            try:
+                for it in range(self.start_iteration, end):
+                    t0 = time.perf_counter()
+                    row = self.iteration(it)
+                    done = it + 1
+                    row["time_total"] = time.perf_counter() - t0
+                    # The row goes out before the checkpoint that covers it: a kill in between leaves a row
+                    # past the checkpoint, which the resumed run truncates and recomputes (checkpoint.py).
+                    append_metrics(self.metrics_path, row)
+                    if done % cfg.save_every == 0 or done == cfg.iterations:
+                        ts = time.perf_counter()
+                        self.save(done)
+                        logger.info("checkpoint after iteration %d saved in %.2f s", done,
+                                    time.perf_counter() - ts)
+                    bar.update(row)
+            finally:
+                bar.close()
         return self.run_dir
 
 
