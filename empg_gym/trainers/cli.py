@@ -30,11 +30,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
+    from empg_gym._io import RunLockedError
+    from empg_gym.trainers.checkpoint import CheckpointError
     from empg_gym.trainers.pg import train
 
     try:
         run = train(cfg)
-    except (FileExistsError, FileNotFoundError) as e:
+    except (FileExistsError, FileNotFoundError, RunLockedError, CheckpointError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
     print(f"run folder: {run}")
@@ -89,3 +91,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
