@@ -210,18 +210,33 @@ class TrainConfig:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
-def from_dict(d: Mapping[str, Any]) -> TrainConfig:
-    """Build a config from a mapping, naming unknown keys."""
+def from_dict(d: Mapping[str, Any], where: str = "", lines: Mapping[str, int] | None = None) -> TrainConfig:
+    """Build a config from a mapping, naming unknown keys and values of the wrong type.
+
+    Args:
+        d: Field values.
+        where: Their source (a file) for messages.
+        lines: Line of each key in that file.
+    """
+    where = f"{where}: " if where else ""
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - set(known))
     if unknown:
-        raise ValueError(f"unknown TrainConfig field(s) {unknown}; see `empg-train --help`")
+        raise ValueError(f"{where}unknown TrainConfig field(s) {unknown}; see `empg-train --help`")
+    from empg_gym._validate import check_fields, field_types, yaml_floats
+
+    types_ = field_types(TrainConfig)
+    d = yaml_floats(d, types_)  # lr: 1e-5 is a string to PyYAML
+    check_fields(d, types_, where.rstrip(": ") or "TrainConfig", lines)
     kw = {}
     for k, v in d.items():
         if isinstance(v, list):  # YAML lists -> the tuple fields
             v = tuple(v)
         kw[k] = v
-    return TrainConfig(**kw)
+    try:
+        return TrainConfig(**kw)
+    except ValueError as e:
+        raise ValueError(f"{where}{e}") from None
 
 
 def load_yaml(path: str | os.PathLike) -> TrainConfig:
@@ -229,10 +244,10 @@ def load_yaml(path: str | os.PathLike) -> TrainConfig:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"config file not found: {p} (shipped configs are in baselines/)")
-    data = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{p}: expected a mapping of TrainConfig fields, got {type(data).__name__}")
-    return from_dict(data)
+    from empg_gym._validate import read_yaml_mapping
+
+    data, lines = read_yaml_mapping(p, "a training config (TrainConfig fields)")
+    return from_dict(data, str(p), lines)
 
 
 def load_config(path: str | os.PathLike | None, argv: Sequence[str] = ()) -> TrainConfig:

@@ -213,10 +213,26 @@ def load_questions(
             f"or set ${QUESTIONS_ENV_VAR}"
         )
     default = source_name(data_source or p.parent.name or p.stem)
+    try:
+        return _load_questions(p, default, data_source, limit)
+    except UnicodeDecodeError as e:  # binary or non-UTF-8 files: name the file, not the codec
+        raise ValueError(f"{p}: not UTF-8 text (byte {e.start}); expected .jsonl/.json/.parquet questions") \
+            from None
+    except RecursionError:
+        raise ValueError(f"{p}: JSON nested too deeply; expected .jsonl/.json/.parquet questions") from None
+    except ValueError as e:  # JSON, parquet (pyarrow's ArrowInvalid) and row errors
+        if str(p) in str(e):
+            raise
+        raise ValueError(f"{p}: {e}") from None
+
+
+def _load_questions(p: Path, default: str, data_source: str | None, limit: int | None) -> list[QARecord]:
     out = []
     for n, row in enumerate(_rows(p)):
         if limit is not None and len(out) >= limit:
             break
+        if not isinstance(row, dict):
+            raise ValueError(f"row {n} is a {type(row).__name__}, not a JSON object")
         rec = parse_row(row, n, default)
         if data_source:
             rec = QARecord(
