@@ -157,6 +157,7 @@ def save_checkpoint(
 
     state["empg_gym_version"] = __version__
     (tmp / STATE_FILE).write_text(json.dumps(state, indent=1))
+    _umask_modes(tmp)
     if final.exists():  # a re-save of the same iteration (e.g. after a resume): replace it
         old = ck_root / f".{final.name}.old-{os.getpid()}"
         os.replace(final, old)
@@ -243,6 +244,16 @@ def _iter_folders(run_dir: Path) -> list[Path]:
         return []
     found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _ITER_RE.match(p.name))]
     return [p for _, p in sorted(found, reverse=True)]
+
+
+def _umask_modes(folder: Path) -> None:
+    """Give every file under ``folder`` the mode ``open()`` would (safetensors writes 0600 files)."""
+    from empg_gym._io import _umask
+
+    mode = 0o666 & ~_umask()
+    for f in folder.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            os.chmod(f, mode)
 
 
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
