@@ -1,4 +1,4 @@
-"""Clear errors for YAML files the project reads (training configs, agent specs): file, line, field, type.
+"""Clear errors for files the project reads: YAML configs and specs (file, line, field, type), safetensors.
 
 :func:`read_yaml_mapping` turns a syntax error into ``<file>:<line>:<col>: not valid YAML: <problem>`` and
 remembers the line of every key (two levels deep, as ``"sampling.temperature"``).
@@ -8,14 +8,17 @@ from deep inside a comparison. The checker understands what the project's datacl
 ``bool``/``int``/``float``/``str``/``None``, unions, ``Literal``, ``tuple[...]``, ``list[...]``, ``dict``
 and ``Mapping``. YAML lists are accepted for tuples; ints for floats; ``bool`` is never an int.
 :func:`yaml_floats` reads ``1e-5`` as a float where a float is expected (YAML 1.1, hence PyYAML, reads a
-float without a dot, such as ``1e-5``, as a string).
+float without a dot, such as ``1e-5``, as a string). :func:`check_safetensors` reads a safetensors header
+and size to tell a whole file from a truncated or garbled one before a loader fails without naming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import struct
 import types
 import typing
 from collections.abc import Mapping
@@ -191,3 +194,41 @@ def yaml_floats(data: Mapping[str, Any], types_: Mapping[str, Any]) -> dict[str,
         if isinstance(v, str) and k in types_ and _takes_float(types_[k]) and _FLOAT_RE.match(v.strip()):
             out[k] = float(v)
     return out
+
+
+class CorruptFileError(ValueError):
+    """A data file (e.g. model weights) is corrupt or truncated; the message names the file."""
+
+
+def check_safetensors(path: str | os.PathLike) -> None:
+    """Raise :class:`CorruptFileError` naming ``path`` unless it is a whole safetensors file.
+
+    Reads only the header: 8 bytes of little-endian header length, a JSON header whose tensors'
+    ``data_offsets`` say how long the data is; the file must be exactly that long.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CorruptFileError(f"{p}: file missing")
+    size = p.stat().st_size
+    why = None
+    with open(p, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            why = f"only {size} bytes"
+        else:
+            (n,) = struct.unpack("<Q", head)
+            if n > size - 8:
+                why = f"header length {n} exceeds the file size {size}"
+            else:
+                try:
+                    header = json.loads(f.read(n))
+                    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                    why = "its header is not valid safetensors JSON"
+                else:
+                    want = 8 + n + max(ends, default=0)
+                    if want != size:
+                        why = f"the header describes {want} bytes but the file has {size}"
+    if why is not None:
+        raise CorruptFileError(f"{p}: corrupt or truncated safetensors file ({why}); restore it, or delete "
+                              f"its checkpoint folder (a training run then resumes from an older one)")

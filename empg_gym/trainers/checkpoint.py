@@ -38,7 +38,6 @@ import logging
 import os
 import re
 import shutil
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ import yaml
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from empg_gym._io import write_text_atomic
+from empg_gym._validate import CorruptFileError, check_safetensors
 from empg_gym.trainers.config import TrainConfig, save_yaml
 
 STATE_FILE = "trainer_state.json"
@@ -59,7 +59,7 @@ _ITER_RE = re.compile(r"^iter_(\d+)$")
 _STALE_RE = re.compile(r"^\.(iter_\d+)\.(tmp|old|del)-(\d+)$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CorruptFileError):
     """A checkpoint or safetensors file is missing, corrupt or truncated (the message names the file)."""
 
 
@@ -175,40 +175,6 @@ def save_checkpoint(
     return final
 
 
-def check_safetensors(path: str | os.PathLike) -> None:
-    """Raise :class:`CheckpointError` naming ``path`` unless it is a whole safetensors file.
-
-    Reads only the header: 8 bytes of little-endian header length, a JSON header whose tensors'
-    ``data_offsets`` say how long the data is; the file must be exactly that long.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"{p}: file missing")
-    size = p.stat().st_size
-    why = None
-    with open(p, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            why = f"only {size} bytes"
-        else:
-            (n,) = struct.unpack("<Q", head)
-            if n > size - 8:
-                why = f"header length {n} exceeds the file size {size}"
-            else:
-                try:
-                    header = json.loads(f.read(n))
-                    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
-                except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-                    why = "its header is not valid safetensors JSON"
-                else:
-                    want = 8 + n + max(ends, default=0)
-                    if want != size:
-                        why = f"the header describes {want} bytes but the file has {size}"
-    if why is not None:
-        raise CheckpointError(f"{p}: corrupt or truncated safetensors file ({why}); restore it, or delete "
-                              f"its checkpoint folder to resume from an older one")
-
-
 def checkpoint_problem(ckpt: str | os.PathLike) -> str | None:
     """Why the checkpoint folder ``ckpt`` is not complete and whole, or None when it is."""
     ck = Path(ckpt)
@@ -232,7 +198,7 @@ def checkpoint_problem(ckpt: str | os.PathLike) -> str | None:
     for f in [*(w for w in weights if w.is_file()), *shards, ck / OPT_FILE, *extras]:
         try:
             check_safetensors(f)
-        except CheckpointError as e:
+        except CorruptFileError as e:
             return str(e)
     return None
 

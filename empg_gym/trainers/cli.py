@@ -31,12 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
     from empg_gym._io import RunLockedError
-    from empg_gym.trainers.checkpoint import CheckpointError
+    from empg_gym._validate import CorruptFileError
     from empg_gym.trainers.pg import train
 
     try:
         run = train(cfg)
-    except (FileExistsError, FileNotFoundError, RunLockedError, CheckpointError) as e:
+    except (FileExistsError, FileNotFoundError, RunLockedError, CorruptFileError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
     print(f"run folder: {run}")

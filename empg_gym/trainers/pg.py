@@ -160,6 +160,11 @@ class PGTrainer:
             logger.warning("resume: no checkpoint in %s, starting from scratch", self.run_dir)
         if not cfg.resume:
             latest = None
+        if cfg.model != "tiny" and Path(cfg.model).is_dir():  # a damaged base model: name the file
+            from empg_gym._validate import check_safetensors
+
+            for f in sorted(Path(cfg.model).glob("*.safetensors")):
+                check_safetensors(f)
         self.model, self.tokenizer = build_model(cfg, None)
         if cfg.lora_r > 0:
             torch.manual_seed(cfg.seed)  # peft initialises the adapters from the global RNG

@@ -31,6 +31,7 @@ pytest.importorskip("empg_gym.policy.hf")
 from safetensors.torch import load_file  # noqa: E402
 
 from empg_gym._io import LOCK_NAME, RunLockedError, run_lock  # noqa: E402
+from empg_gym._validate import CorruptFileError  # noqa: E402
 from empg_gym.trainers import checkpoint as ck  # noqa: E402
 from empg_gym.trainers.config import TrainConfig, save_yaml  # noqa: E402
 from empg_gym.trainers.pg import train  # noqa: E402
@@ -86,9 +87,27 @@ def test_check_safetensors_names_corrupt_and_truncated_files(straight, tmp_path)
     for name, blob in cases.items():
         f = tmp_path / f"{name}.safetensors"
         f.write_bytes(blob)
-        with pytest.raises(ck.CheckpointError, match="corrupt or truncated safetensors") as e:
+        with pytest.raises(CorruptFileError, match="corrupt or truncated safetensors") as e:
             ck.check_safetensors(f)
         assert str(f) in str(e.value), name
+
+
+def test_corrupt_weights_name_the_file_when_loaded_as_agent_or_base_model(straight, tmp_path, capsys):
+    import shutil
+
+    from empg_gym.policy import load_agent
+    from empg_gym.trainers.cli import main
+
+    ckpt = shutil.copytree(straight / "checkpoints" / ck.checkpoint_name(ITERS), tmp_path / "ckpt")
+    w = ckpt / "model.safetensors"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    with pytest.raises(CorruptFileError, match="corrupt or truncated safetensors") as e:
+        load_agent(ckpt)  # what empg-eval --agent <ckpt> does
+    assert str(w) in str(e.value)
+    save_yaml(_cfg(tmp_path, model=str(ckpt)), tmp_path / "c.yaml")  # a damaged base model to train from
+    assert main(["--config", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert str(w) in err and "corrupt or truncated" in err
 
 
 def _copy_run(src: Path, dst: Path) -> Path:
