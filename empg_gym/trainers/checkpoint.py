@@ -238,7 +238,7 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
             named = None
         if named is not None and named.parent == run / "checkpoints" and checkpoint_problem(named) is None:
             return named
-    problems = []
+    problems: list[str] = []
     for ck in _iter_folders(run):
         why = checkpoint_problem(ck)
         if why is None:

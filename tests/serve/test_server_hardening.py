@@ -69,7 +69,7 @@ def test_malformed_bodies_get_400_json(retriever, body, needle):
     assert status == 400 and needle in payload["error"], payload
 
 
-@pytest.mark.parametrize("query", ["", "   ", "?!.,;", "\ud800 lone surrogate", "\x00\x01", "日本語の質問", "a" * 4096])
+@pytest.mark.parametrize("query", ["", "   ", "?!.,;", "\ud800 lone", "\x00\x01", "日本語の質問", "a" * 4096])
 def test_odd_but_valid_queries_answer_200(retriever, query):
     app = create_app(retriever)
     r = app.test_client().post("/retrieve", data=json.dumps({"queries": [query], "topk": 2}),
@@ -91,8 +91,8 @@ def test_response_larger_than_the_limit_is_413_never_cut(retriever):
     body = {"queries": ["Zorvath river"], "topk": 2, "return_scores": False}
     full = create_app(retriever).test_client().post("/retrieve", json=body)
     n = len(full.data)  # exactly the JSON the server would send
-    assert full.status_code == 200 and json.loads(full.data) == {
-        "result": [[{"id": "0", "contents": ROWS[0]["contents"]}, {"id": "2", "contents": ROWS[2]["contents"]}]]}
+    want = [[{"id": "0", "contents": ROWS[0]["contents"]}, {"id": "2", "contents": ROWS[2]["contents"]}]]
+    assert full.status_code == 200 and json.loads(full.data) == {"result": want}
     assert create_app(retriever, Limits(max_response_bytes=n)).test_client().post(
         "/retrieve", json=body).status_code == 200
     r = create_app(retriever, Limits(max_response_bytes=n - 1)).test_client().post("/retrieve", json=body)

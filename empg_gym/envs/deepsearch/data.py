@@ -227,7 +227,7 @@ def load_questions(
 
 
 def _load_questions(p: Path, default: str, data_source: str | None, limit: int | None) -> list[QARecord]:
-    out = []
+    out: list[QARecord] = []
     for n, row in enumerate(_rows(p)):
         if limit is not None and len(out) >= limit:
             break

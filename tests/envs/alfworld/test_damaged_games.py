@@ -39,8 +39,8 @@ def test_the_fixture_game_loads(tmp_path, good):
     assert load_game(p).problem.goal
 
 
-@pytest.mark.parametrize("case", ["binary", "truncated", "empty", "deep", "a_list", "no_problem", "problem_cut",
-                                  "problem_number", "walkthrough_number"])
+@pytest.mark.parametrize("case", ["binary", "truncated", "empty", "deep", "a_list", "no_problem",
+                                  "problem_cut", "problem_number", "walkthrough_number"])
 def test_damaged_game_names_the_file(tmp_path, good, case):
     blob, needle = _cases(good)[case]
     p = tmp_path / "game.tw-pddl"
