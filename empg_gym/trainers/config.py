@@ -210,14 +210,14 @@ class TrainConfig:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
-def from_dict(d: Mapping[str, Any], where: str = "", lines: Mapping[str, int] | None = None) -> TrainConfig:
-    """Build a config from a mapping, naming unknown keys and values of the wrong type.
+def from_dict(d: Mapping[str, Any]) -> TrainConfig:
+    """Build a config from a mapping, naming unknown keys."""
+    return _from_mapping(d)
 
-    Args:
-        d: Field values.
-        where: Their source (a file) for messages.
-        lines: Line of each key in that file.
-    """
+
+def _from_mapping(d: Mapping[str, Any], where: str = "",
+                  lines: Mapping[str, int] | None = None) -> TrainConfig:
+    """:func:`from_dict`, naming also values of the wrong type and the file (``where``) and line."""
     where = f"{where}: " if where else ""
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - set(known))
@@ -247,7 +247,7 @@ def load_yaml(path: str | os.PathLike) -> TrainConfig:
     from empg_gym._validate import read_yaml_mapping
 
     data, lines = read_yaml_mapping(p, "a training config (TrainConfig fields)")
-    return from_dict(data, str(p), lines)
+    return _from_mapping(data, str(p), lines)
 
 
 def load_config(path: str | os.PathLike | None, argv: Sequence[str] = ()) -> TrainConfig:
