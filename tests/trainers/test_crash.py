@@ -39,8 +39,9 @@ from empg_gym.trainers.pg import train  # noqa: E402
 from .test_train import FAST  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-ITERS = 5
-CRASH = dict(FAST, iterations=ITERS, save_every=2, keep_checkpoints=2, estimator="empg")
+ITERS, PREV = 3, 2  # checkpoints after iterations 1, 2, 3; the first is pruned (keep 2)
+CRASH = dict(FAST, iterations=ITERS, save_every=1, keep_checkpoints=2, estimator="empg")
+UMASK = 0o027  # the uninterrupted run is written under it: its files must be 0640 (mkstemp alone: 0600)
 
 
 def _cfg(tmp_path: Path, name: str = "run", **kw) -> TrainConfig:
@@ -73,8 +74,12 @@ def _same_run(a: Path, b: Path, iters: int = ITERS) -> None:
 
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory) -> Path:
-    """An uninterrupted run (checkpoints after iterations 2 and 4 and 5; keeps the last two)."""
-    return train(_cfg(tmp_path_factory.mktemp("straight")))
+    """An uninterrupted run (written under :data:`UMASK`)."""
+    old = os.umask(UMASK)
+    try:
+        return train(_cfg(tmp_path_factory.mktemp("straight")))
+    finally:
+        os.umask(old)
 
 
 # ------------------------------------------------------------------------------ damaged files, in-process
@@ -128,10 +133,10 @@ def test_resume_falls_back_when_latest_dangles_or_is_torn(straight, tmp_path):
         run = _copy_run(straight, tmp_path / f"d{i}")
         p = run / "checkpoints" / ck.checkpoint_name(ITERS) / f
         p.write_bytes(p.read_bytes()[:-cut])
-        assert ck.latest_checkpoint(run) == run / "checkpoints" / ck.checkpoint_name(4), f
+        assert ck.latest_checkpoint(run) == run / "checkpoints" / ck.checkpoint_name(PREV), f
         assert str(p) in ck.run_checkpoint_problems(run)[0]
     run = tmp_path / "d0"
-    train(_resume(_cfg(tmp_path, "d0")))  # recomputes iteration 4 -> 5 from iter_000004 and re-saves
+    train(_resume(_cfg(tmp_path, "d0")))  # recomputes the last iteration from PREV and re-saves it
     _same_run(straight, run)
 
 
@@ -153,16 +158,17 @@ def test_stale_folders_are_removed_and_an_interrupted_resave_rolled_back(straigh
 
     run = _copy_run(straight, tmp_path / "run")
     root = run / "checkpoints"
-    (root / ".iter_000006.tmp-999999").mkdir()
-    (root / ".iter_000006.tmp-999999" / "model.safetensors").write_bytes(b"half")
-    shutil.copytree(root / "iter_000004", root / ".iter_000002.del-999998")
-    # killed in a re-save of iteration 5 between moving the old copy away and moving the new one in
-    os.replace(root / "iter_000005", root / ".iter_000005.old-999997")
-    shutil.copytree(root / ".iter_000005.old-999997", root / ".iter_000005.tmp-999997")
+    last, prev = ck.checkpoint_name(ITERS), ck.checkpoint_name(PREV)
+    (root / f".{ck.checkpoint_name(ITERS + 1)}.tmp-999999").mkdir()
+    (root / f".{ck.checkpoint_name(ITERS + 1)}.tmp-999999" / "model.safetensors").write_bytes(b"half")
+    shutil.copytree(root / prev, root / f".{ck.checkpoint_name(1)}.del-999998")
+    # killed in a re-save of the last checkpoint between moving the old copy away and moving the new one in
+    os.replace(root / last, root / f".{last}.old-999997")
+    shutil.copytree(root / f".{last}.old-999997", root / f".{last}.tmp-999997")
     removed = ck.clean_stale(run)
     assert len(removed) == 4
-    assert sorted(p.name for p in root.iterdir()) == ["iter_000004", "iter_000005"]
-    assert ck.latest_checkpoint(run) == root / "iter_000005"
+    assert sorted(p.name for p in root.iterdir()) == [prev, last]
+    assert ck.latest_checkpoint(run) == root / last
 
 
 def test_metrics_truncated_to_the_checkpoint_dedupes_and_drops_torn_rows(tmp_path):
@@ -189,14 +195,9 @@ def test_second_trainer_on_a_folder_is_locked_out(tmp_path, capsys):
     assert not (tmp_path / "run" / "checkpoints").exists()  # it touched nothing
 
 
-def test_checkpoint_files_respect_the_umask(tmp_path):
-    old = os.umask(0o022)
-    try:
-        run = train(_cfg(tmp_path, iterations=2, save_every=1))
-    finally:
-        os.umask(old)
-    files = [p for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME]
-    assert files and {p.stat().st_mode & 0o777 for p in files} == {0o644}, \
+def test_run_files_respect_the_umask(straight):
+    files = [p for p in straight.rglob("*") if p.is_file()]
+    assert len(files) > 20 and {p.stat().st_mode & 0o777 for p in files} == {0o666 & ~UMASK}, \
         sorted((p.name, oct(p.stat().st_mode & 0o777)) for p in files)
 
 
@@ -293,7 +294,7 @@ def test_sigkill_at_random_file_system_events_then_resume(straight, tmp_path, se
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sigkill_from_outside_while_saving_then_resume(straight, tmp_path, seed):
     """Kill as soon as the metrics file has r rows: the trainer is then just saving (the issue's window)."""
-    cfg = _cfg(tmp_path, save_every=1)
+    cfg = _cfg(tmp_path)
     save_yaml(cfg, tmp_path / "c.yaml")
     metrics = tmp_path / "run" / "metrics.jsonl"
     rng = random.Random(seed)
