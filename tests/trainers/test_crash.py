@@ -148,7 +148,7 @@ def test_resume_refuses_when_every_checkpoint_is_damaged(straight, tmp_path):
     with pytest.raises(ck.CheckpointError, match="no complete checkpoint") as e:
         train(_resume(_cfg(tmp_path)))
     assert "model.safetensors: corrupt or truncated" in str(e.value)
-    with pytest.raises(FileExistsError, match="--resume"):  # and no silent start-over without --resume
+    with pytest.raises(FileExistsError, match="already holds a run"):  # no silent start-over either
         train(_cfg(tmp_path))
     assert (run / "metrics.jsonl").read_text() == before
 
