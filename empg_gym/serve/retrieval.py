@@ -85,6 +85,8 @@ def parse_body(raw: bytes, limits: Limits) -> Any:
 
     try:
         return json.loads(raw.decode("utf-8"), parse_int=bounded_int, parse_constant=no_constant)
+    except RequestError:  # from bounded_int / no_constant
+        raise
     except RecursionError:  # the C parser stops at the interpreter's recursion limit (~1000 levels)
         raise RequestError("the body nests JSON too deeply") from None
     except UnicodeDecodeError as e:
