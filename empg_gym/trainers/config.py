@@ -212,42 +212,33 @@ class TrainConfig:
 
 def from_dict(d: Mapping[str, Any]) -> TrainConfig:
     """Build a config from a mapping, naming unknown keys."""
-    return _from_mapping(d)
-
-
-def _from_mapping(d: Mapping[str, Any], where: str = "",
-                  lines: Mapping[str, int] | None = None) -> TrainConfig:
-    """:func:`from_dict`, naming also values of the wrong type and the file (``where``) and line."""
-    where = f"{where}: " if where else ""
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - set(known))
     if unknown:
-        raise ValueError(f"{where}unknown TrainConfig field(s) {unknown}; see `empg-train --help`")
-    from empg_gym._validate import check_fields, field_types, yaml_floats
-
-    types_ = field_types(TrainConfig)
-    d = yaml_floats(d, types_)  # lr: 1e-5 is a string to PyYAML
-    check_fields(d, types_, where.rstrip(": ") or "TrainConfig", lines)
+        raise ValueError(f"unknown TrainConfig field(s) {unknown}; see `empg-train --help`")
     kw = {}
     for k, v in d.items():
         if isinstance(v, list):  # YAML lists -> the tuple fields
             v = tuple(v)
         kw[k] = v
-    try:
-        return TrainConfig(**kw)
-    except ValueError as e:
-        raise ValueError(f"{where}{e}") from None
+    return TrainConfig(**kw)
 
 
 def load_yaml(path: str | os.PathLike) -> TrainConfig:
-    """Read a config YAML file."""
+    """Read a config YAML file; a syntax error, a wrong type or a bad value names the file (and line)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"config file not found: {p} (shipped configs are in baselines/)")
-    from empg_gym._validate import read_yaml_mapping
+    from empg_gym._validate import check_fields, field_types, read_yaml_mapping, yaml_floats
 
     data, lines = read_yaml_mapping(p, "a training config (TrainConfig fields)")
-    return _from_mapping(data, str(p), lines)
+    types_ = field_types(TrainConfig)
+    data = yaml_floats(data, types_)  # lr: 1e-5 is a string to PyYAML
+    check_fields(data, types_, str(p), lines)  # wrong types, with file and line (unknown keys: from_dict)
+    try:
+        return from_dict(data)
+    except ValueError as e:
+        raise ValueError(f"{p}: {e}") from None
 
 
 def load_config(path: str | os.PathLike | None, argv: Sequence[str] = ()) -> TrainConfig:

@@ -192,7 +192,7 @@ def _rows(p: Path) -> Iterable[dict[str, Any]]:
                     raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
 
 
-def load_questions(
+def _load_questions(
     path: str | os.PathLike, data_source: str | None = None, limit: int | None = None
 ) -> list[QARecord]:
     """Read a question file in any supported format.
@@ -213,21 +213,7 @@ def load_questions(
             f"or set ${QUESTIONS_ENV_VAR}"
         )
     default = source_name(data_source or p.parent.name or p.stem)
-    try:
-        return _load_questions(p, default, data_source, limit)
-    except UnicodeDecodeError as e:  # binary or non-UTF-8 files: name the file, not the codec
-        raise ValueError(f"{p}: not UTF-8 text (byte {e.start}); expected .jsonl/.json/.parquet questions") \
-            from None
-    except RecursionError:
-        raise ValueError(f"{p}: JSON nested too deeply; expected .jsonl/.json/.parquet questions") from None
-    except ValueError as e:  # JSON, parquet (pyarrow's ArrowInvalid) and row errors
-        if str(p) in str(e):
-            raise
-        raise ValueError(f"{p}: {e}") from None
-
-
-def _load_questions(p: Path, default: str, data_source: str | None, limit: int | None) -> list[QARecord]:
-    out: list[QARecord] = []
+    out = []
     for n, row in enumerate(_rows(p)):
         if limit is not None and len(out) >= limit:
             break
@@ -244,3 +230,32 @@ def _load_questions(p: Path, default: str, data_source: str | None, limit: int |
     if not out:
         raise ValueError(f"{p} holds no questions")
     return out
+
+
+def load_questions(
+    path: str | os.PathLike, data_source: str | None = None, limit: int | None = None
+) -> list[QARecord]:
+    """Read a question file in any supported format.
+
+    Args:
+        path: ``.jsonl`` / ``.json`` / ``.parquet`` file.
+        data_source: Override the data source of every row.
+        limit: Read at most this many questions.
+
+    Raises:
+        FileNotFoundError: The file does not exist (the message says what to pass).
+        ValueError: No questions, a row in no known format, or a damaged file (binary, torn JSON, a parquet
+            file pyarrow cannot read); the message names the file.
+    """
+    p = Path(path).expanduser()
+    try:
+        return _load_questions(p, data_source, limit)
+    except UnicodeDecodeError as e:  # binary or non-UTF-8 files: name the file, not the codec
+        raise ValueError(f"{p}: not UTF-8 text (byte {e.start}); expected .jsonl/.json/.parquet questions") \
+            from None
+    except RecursionError:
+        raise ValueError(f"{p}: JSON nested too deeply; expected .jsonl/.json/.parquet questions") from None
+    except ValueError as e:  # JSON, parquet (pyarrow's ArrowInvalid) and row errors
+        if str(p) in str(e):
+            raise
+        raise ValueError(f"{p}: {e}") from None
