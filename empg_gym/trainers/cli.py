@@ -11,6 +11,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from empg_gym._io import RunLockedError
+from empg_gym._validate import CorruptFileError
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train a policy with the config file given by ``--config`` and ``--field value`` overrides."""
@@ -30,8 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
-    from empg_gym._io import RunLockedError
-    from empg_gym._validate import CorruptFileError
     from empg_gym.trainers.pg import train
 
     try:
