@@ -183,7 +183,7 @@ def create_app(retriever: Retriever, limits: Limits | None = None, n_passages: i
         if len(queries) * topk > limits.max_hits:
             return error(413, f"{len(queries)} queries x topk {topk} = {len(queries) * topk} passages, more "
                               f"than {limits.max_hits} per request; send fewer queries or a smaller topk")
-        results = retriever.search(queries, topk)
+        results = retriever.search(queries, topk) if queries else []  # Search-R1: [] -> {"result": []}
         if with_scores:
             out = [[h.to_json(True) for h in hits] for hits in results]
         else:
