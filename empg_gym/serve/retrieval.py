@@ -67,6 +67,21 @@ class RequestError(ValueError):
     """A bad request; the message goes back to the client with a 400."""
 
 
+class TooManyHits(RequestError):
+    """The request asks for more passages than ``max_hits``; the client gets a 413."""
+
+
+def check_hits(queries: Sequence[str], topk: int, limits: Limits) -> None:
+    """Refuse (before searching) a request for more than ``limits.max_hits`` passages in total.
+
+    Raises:
+        TooManyHits: With a message for the client.
+    """
+    if len(queries) * topk > limits.max_hits:
+        raise TooManyHits(f"{len(queries)} queries x topk {topk} = {len(queries) * topk} passages, more than "
+                          f"{limits.max_hits} per request; send fewer queries or a smaller topk")
+
+
 def parse_body(raw: bytes, limits: Limits) -> Any:
     """Decode a request body as JSON, within ``limits``.
 
@@ -178,12 +193,12 @@ def create_app(retriever: Retriever, limits: Limits | None = None, n_passages: i
         raw = flask.request.get_data(cache=False)
         try:
             queries, topk, with_scores = parse_request(parse_body(raw, limits), limits)
+            check_hits(queries, topk, limits)
+        except TooManyHits as e:
+            return error(413, str(e))
         except RequestError as e:
             return error(400, str(e))
-        if len(queries) * topk > limits.max_hits:
-            return error(413, f"{len(queries)} queries x topk {topk} = {len(queries) * topk} passages, more "
-                              f"than {limits.max_hits} per request; send fewer queries or a smaller topk")
-        results = retriever.search(queries, topk) if queries else []  # Search-R1: [] -> {"result": []}
+        results = retriever.search(queries, topk)
         if with_scores:
             out = [[h.to_json(True) for h in hits] for hits in results]
         else:
