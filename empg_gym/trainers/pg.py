@@ -463,6 +463,13 @@ class PGTrainer:
                                optimizer=self.optimizer, cfg=self.cfg, agent_spec=self.agent_spec(),
                                extra_modules=self.extra_modules(), keep=self.cfg.keep_checkpoints)
 
+    def _save_pending(self, done: int | None) -> None:
+        """Save the checkpoint after ``done`` iterations (whose metrics row is written), if any."""
+        if done is not None:
+            ts = time.perf_counter()
+            self.save(done)
+            logger.info("checkpoint after iteration %d saved in %.2f s", done, time.perf_counter() - ts)
+
     def iteration(self, it: int) -> dict[str, Any]:
         """Run one iteration and return its metrics row."""
         import torch
@@ -506,25 +513,25 @@ class PGTrainer:
 
         self.setup()
         cfg = self.cfg
+        # A checkpoint is saved only after the metrics row of its iteration is written (at the top of the
+        # next iteration, or after the loop): a kill in between leaves a row past the checkpoint, which the
+        # resumed run truncates and recomputes (see checkpoint.py). Never a checkpoint without its row.
+        pending: int | None = None
         end = cfg.iterations if stop_after is None else min(cfg.iterations, stop_after)
         bar = _Bar(cfg.iterations, self.start_iteration, enabled=cfg.progress)
         try:
             for it in range(self.start_iteration, end):
+                self._save_pending(pending)
                 t0 = time.perf_counter()
                 row = self.iteration(it)
                 done = it + 1
+                pending = done if done % cfg.save_every == 0 or done == cfg.iterations else None
                 row["time_total"] = time.perf_counter() - t0
-                # The row goes out before the checkpoint that covers it: a kill in between leaves a row past
-                # the checkpoint, which the resumed run truncates and recomputes (see checkpoint.py).
                 append_metrics(self.metrics_path, row)
-                if done % cfg.save_every == 0 or done == cfg.iterations:
-                    ts = time.perf_counter()
-                    self.save(done)
-                    logger.info("checkpoint after iteration %d saved in %.2f s", done,
-                                time.perf_counter() - ts)
                 bar.update(row)
         finally:
             bar.close()
+        self._save_pending(pending)
         return self.run_dir
 
 
