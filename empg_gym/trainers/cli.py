@@ -11,6 +11,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from empg_gym._io import RunLockedError
+from empg_gym._validate import CorruptFileError
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train a policy with the config file given by ``--config`` and ``--field value`` overrides."""
@@ -34,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         run = train(cfg)
-    except (FileExistsError, FileNotFoundError) as e:
+    except (FileExistsError, FileNotFoundError, RunLockedError, CorruptFileError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
     print(f"run folder: {run}")
@@ -89,3 +92,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
