@@ -34,7 +34,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gymnasium.error import DependencyNotInstalled
+
 from empg_gym._io import write_json_atomic
+from empg_gym._optional import require
 from empg_gym.eval.entry import make_entry
 from empg_gym.eval.metrics import episode_record
 from empg_gym.eval.tasks import TaskList, get_task_list
@@ -120,13 +123,14 @@ class _RunFile:
         self._f.close()
 
 
-def _resolve_agent(agent: Any, spec: Any) -> tuple[Any, str, dict[str, Any] | None, str | None]:
-    """(agent object, display name, spec dict, spec hash)."""
+def _resolve_agent(agent: Any, spec: Any,
+                   load: bool = True) -> tuple[Any, str, dict[str, Any] | None, str | None]:
+    """(agent object, or None for a spec when not ``load``; display name, spec dict, spec hash)."""
     from empg_gym.policy import AgentSpec, load_agent, load_spec
 
     if isinstance(agent, (str, os.PathLike, Mapping, AgentSpec)):
         s = load_spec(agent)
-        return load_agent(s), s.display_name, s.to_dict(), s.spec_hash()
+        return load_agent(s) if load else None, s.display_name, s.to_dict(), s.spec_hash()
     if spec is None:
         raise ValueError("evaluate(agent=<Agent object>) needs agent_spec= (a name, YAML path or AgentSpec) "
                          "so the entry records what was evaluated")
@@ -150,6 +154,8 @@ def evaluate(
     fresh: bool = False,
     command: str | None = None,
     keep_run_file: bool = False,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate an agent on the documented task list of ``env_id`` and ``split``; write and return the entry.
 
@@ -170,6 +176,9 @@ def evaluate(
         fresh: Discard an existing run file instead of resuming.
         command: The command line to record (default: reconstructed from the arguments).
         keep_run_file: Keep the ``.partial.jsonl`` after writing the entry.
+        workers: Play batches on this many Ray actors (:mod:`empg_gym.eval.distributed`); the entry is the
+            same as with 1 (the single-process loop) apart from timings and the command.
+        ray_address: Join this Ray cluster (``"auto"`` or ``"HOST:PORT"``) instead of starting a local one.
 
     Returns:
         The entry (also written to ``out``).
@@ -191,7 +200,8 @@ def evaluate(
         raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
     kwargs = {**tl.env_kwargs, **(env_kwargs or {})}
     options = tl.options(limit)
-    agent_obj, name, spec_dict, spec_hash = _resolve_agent(agent, agent_spec)
+    remote = workers > 1 or ray_address is not None  # Ray actors build their own agents
+    agent_obj, name, spec_dict, spec_hash = _resolve_agent(agent, agent_spec, load=not remote)
     out_path = Path(out) if out is not None else default_out(env_id, name, split)
     run_path = out_path.with_name(out_path.name + ".partial.jsonl")
     config = {"format": RUN_FORMAT, "env_id": env_id, "split": split, "env_kwargs": kwargs,
@@ -219,19 +229,35 @@ def evaluate(
         print(f"empg-eval: resuming {run_path.name}: {len(batches) - len(todo)}/{len(batches)} batches done",
               file=sys.stderr)
     mismatches: list[int] = []
+
+    def add(k: int, rec: dict[str, Any]) -> None:
+        old = done.get(k)
+        if old is not None and old != rec:
+            mismatches.append(k)
+        done[k] = rec
+        writer.write("episode", rec)
+
     try:
+        if remote:
+            from empg_gym.eval.distributed import play_batches
+
+            payload = spec_dict if agent_obj is None else agent_obj
+            for (si, s, a, b), recs, dt in play_batches(
+                    payload, env_id, todo, n=n, options=options, env_kwargs=kwargs, max_steps=max_steps,
+                    batch_size=batch_size, seed_stride=SEED_STRIDE, workers=workers, address=ray_address):
+                for rec in recs:
+                    add(int(rec["episode"]), rec)
+                batch_times[f"{s}:{a}"] = dt
+                writer.write("batch", {"batch": f"{s}:{a}", "episodes": [si * n + p for p in range(a, b)],
+                                       "wall_time_s": round(dt, 4)})
+            todo = []
         for si, s, a, b in todo:
             base = si * n
 
             def on_traj(traj, si=si, s=s, a=a) -> None:  # noqa: ANN001
                 pos = a + traj.group_id
                 k = si * n + pos
-                rec = episode_record(traj, episode=k, seed=s, task_position=pos)
-                old = done.get(k)
-                if old is not None and old != rec:
-                    mismatches.append(k)
-                done[k] = rec
-                writer.write("episode", rec)
+                add(k, episode_record(traj, episode=k, seed=s, task_position=pos))
 
             t0 = time.perf_counter()
             collect(agent_obj, env_id, tasks=options[a:b], seed=reset_seed(s, a), env_kwargs=kwargs,
@@ -325,23 +351,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=16, help="episodes per batch (resume unit)")
     p.add_argument("--max-steps", type=int, default=None, help="episode step limit (default: the env's)")
     p.add_argument("--env-kwargs", default="{}", help="extra env kwargs as JSON (e.g. a data_dir)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="play batches on N Ray actors, each with its own envs and agent (extra: ray)")
+    p.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
+                   help="join this Ray cluster instead of starting a local one (implies Ray workers)")
     p.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the entry's metrics as JSON")
     args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, got {args.workers}")
     try:
+        if args.workers > 1 or args.ray_address is not None:
+            require("ray", why="empg-eval --workers / --ray-address")
         env_kwargs = json.loads(args.env_kwargs)
         if not isinstance(env_kwargs, dict):
             raise ValueError("--env-kwargs must be a JSON object")
         entry = evaluate(args.agent, args.env, split=args.split, limit=args.episodes, seeds=args.seeds,
                          out=args.out, batch_size=args.batch_size, max_steps=args.max_steps,
                          env_kwargs=env_kwargs, progress=not args.no_progress, fresh=args.fresh,
-                         command=shlex.join(["empg-eval", *argv]))
+                         command=shlex.join(["empg-eval", *argv]), workers=args.workers,
+                         ray_address=args.ray_address)
     except KeyboardInterrupt:
         print("\nempg-eval: interrupted; finished episodes are saved, run the same command to resume",
               file=sys.stderr)
         return 130
-    except (RunMismatch, KeyError, ValueError, FileNotFoundError) as e:
+    except (RunMismatch, KeyError, ValueError, FileNotFoundError, DependencyNotInstalled) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"empg-eval: {msg}", file=sys.stderr)
         return 2
