@@ -62,29 +62,56 @@ def main() -> None:
         before = load()
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            entry = evaluate(spec, args.env, split=args.split, limit=args.episodes, batch_size=args.batch_size,
-                             max_steps=args.max_steps, env_kwargs=json.loads(args.env_kwargs), progress=False,
-                             out=Path(tmp) / "e.json", workers=w)
+            entry = evaluate(
+                spec,
+                args.env,
+                split=args.split,
+                limit=args.episodes,
+                batch_size=args.batch_size,
+                max_steps=args.max_steps,
+                env_kwargs=json.loads(args.env_kwargs),
+                progress=False,
+                out=Path(tmp) / "e.json",
+                workers=w,
+            )
             wall = time.perf_counter() - t0
         entries[w] = {k: v for k, v in entry.items() if k not in VOLATILE}
         tokens = sum(r["tokens"] for r in entry["per_episode"])
-        row = {"workers": w, "wall_s": round(wall, 2), "batch_s_sum": round(entry["wall_time_s"], 2),
-               "episodes": entry["episodes"], "tokens": tokens, "tokens_per_s": round(tokens / wall, 2),
-               "success": entry["metrics"]["success"]["mean"], "load_before": before, "load_after": load()}
+        row = {
+            "workers": w,
+            "wall_s": round(wall, 2),
+            "batch_s_sum": round(entry["wall_time_s"], 2),
+            "episodes": entry["episodes"],
+            "tokens": tokens,
+            "tokens_per_s": round(tokens / wall, 2),
+            "success": entry["metrics"]["success"]["mean"],
+            "load_before": before,
+            "load_after": load(),
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
     same = all(entries[w] == entries[args.workers[0]] for w in args.workers)
     base = rows[0]["wall_s"]
-    print(f"\n{args.agent} on {args.env} [{args.split}], {args.episodes} episodes, batch {args.batch_size}, "
-          f"max {args.max_steps} steps, {args.max_new_tokens} new tokens; entries identical: {same}")
+    print(
+        f"\n{args.agent} on {args.env} [{args.split}], {args.episodes} episodes, batch {args.batch_size}, "
+        f"max {args.max_steps} steps, {args.max_new_tokens} new tokens; entries identical: {same}"
+    )
     print(f"{'workers':>7} {'wall s':>8} {'sum batch s':>11} {'tok/s':>7} {'speed-up':>8}")
     for r in rows:
-        print(f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['batch_s_sum']:>11.1f} {r['tokens_per_s']:>7.1f} "
-              f"{base / r['wall_s']:>8.2f}")
-    write_json_atomic(Path(args.out), {
-        "benchmark": "eval_workers", "args": vars(args), "entries_identical": same, "rows": rows,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
-    })
+        print(
+            f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['batch_s_sum']:>11.1f} {r['tokens_per_s']:>7.1f} "
+            f"{base / r['wall_s']:>8.2f}"
+        )
+    write_json_atomic(
+        Path(args.out),
+        {
+            "benchmark": "eval_workers",
+            "args": vars(args),
+            "entries_identical": same,
+            "rows": rows,
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+        },
+    )
 
 
 if __name__ == "__main__":
