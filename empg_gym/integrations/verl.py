@@ -82,6 +82,7 @@ __all__ = [
     "register_estimators",
     "steps_from_verl",
     "verl_estimator",
+    "write_dataset",
 ]
 
 #: verl agent-loop name of :class:`EnvAgentLoop` (``agent_name`` in the dataset rows).
@@ -495,10 +496,43 @@ def turn_outputs(
 
 
 def _task_fields(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The episode's fields from a dataset row: top level, or inside ``extra_info`` (verl's convention)."""
+    """The episode's fields from a dataset row: top level, or inside ``extra_info`` (verl's convention).
+
+    ``options`` and ``env_kwargs`` may be JSON strings (how :func:`write_dataset` stores them in parquet).
+    """
     extra = kwargs.get("extra_info") or {}
     keys = ("env_id", "env_kwargs", "options", "seed", "max_steps", "group_id")
-    return {k: kwargs[k] if k in kwargs else extra.get(k) for k in keys if k in kwargs or k in extra}
+    out = {k: kwargs[k] if k in kwargs else extra.get(k) for k in keys if k in kwargs or k in extra}
+    for k in ("options", "env_kwargs"):
+        if isinstance(out.get(k), str):
+            out[k] = json.loads(out[k])
+    return out
+
+
+def write_dataset(path: str | os.PathLike, env_id: str, tasks: int | Sequence[Mapping[str, Any]], *,
+                  seed: int = 0, env_kwargs: Mapping[str, Any] | None = None) -> int:
+    """Write a verl RL dataset (parquet) with one row per task, played by :class:`EnvAgentLoop`.
+
+    Each row has ``data_source`` (the env id), a placeholder ``prompt`` (verl's dataset needs one; the agent
+    loop builds the real prompts from the env), ``agent_name`` = ``empg_gym_env`` and ``extra_info`` with the
+    env id, the reset options and seed (``seed + row``), as JSON where parquet needs a fixed schema.
+
+    Returns:
+        The number of rows.
+    """
+    import pandas as pd
+
+    from empg_gym.rollout import normalize_tasks
+
+    opts = normalize_tasks(tasks)
+    rows = [{"data_source": env_id,
+             "prompt": [{"role": "user", "content": f"{env_id} {json.dumps(o, sort_keys=True)}"}],
+             "agent_name": AGENT_LOOP_NAME,
+             "extra_info": {"env_id": env_id, "options": json.dumps(o, sort_keys=True), "seed": seed + i,
+                            "index": i, "env_kwargs": json.dumps(dict(env_kwargs or {}), sort_keys=True)}}
+            for i, o in enumerate(opts)]
+    pd.DataFrame(rows).to_parquet(path)
+    return len(rows)
 
 
 class EnvAgentLoop(AgentLoopBase):
@@ -564,3 +598,27 @@ class EnvAgentLoop(AgentLoopBase):
             cap_prompt=self._cap_text_prompt_length,
         )
         return turn_outputs(traj, response_length=self.response_length, timings=timings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m empg_gym.integrations.verl dataset --env ID --tasks N --out FILE``: a verl dataset."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m empg_gym.integrations.verl", description=main.__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dataset", help="write a parquet of tasks for EnvAgentLoop")
+    d.add_argument("--env", required=True, help="env id, e.g. empg/ALFWorld-v0")
+    d.add_argument("--tasks", type=int, required=True, help="task_index 0..N-1")
+    d.add_argument("--first", type=int, default=0, help="first task_index")
+    d.add_argument("--seed", type=int, default=0, help="reset seed of the first row (row i: seed + i)")
+    d.add_argument("--env-kwargs", default="{}", help="env constructor kwargs as JSON (e.g. the split)")
+    d.add_argument("--out", required=True, help="parquet file to write")
+    args = p.parse_args(argv)
+    tasks = [{"task_index": args.first + i} for i in range(args.tasks)]
+    n = write_dataset(args.out, args.env, tasks, seed=args.seed, env_kwargs=json.loads(args.env_kwargs))
+    print(f"{args.out}: {n} rows of {args.env}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -358,3 +358,21 @@ def test_agent_loop_needs_an_env_id(tiny):
     model, tok = tiny
     with pytest.raises(ValueError, match="env_id"):
         asyncio.run(make_loop(tok, StubServer(model, tok)).run({}, extra_info={}))
+
+
+def test_dataset_rows_drive_the_agent_loop(tiny, tmp_path):
+    import pandas as pd
+
+    model, tok = tiny
+    path = tmp_path / "guess.parquet"
+    rc = verl_int.main(["dataset", "--env", GUESS, "--tasks", "3", "--first", "2", "--seed", "100",
+                        "--env-kwargs", "{}", "--out", str(path)])
+    assert rc == 0
+    df = pd.read_parquet(path)
+    assert list(df["agent_name"]) == [verl_int.AGENT_LOOP_NAME] * 3 and list(df["data_source"]) == [GUESS] * 3
+    row = df.iloc[1].to_dict()
+    fields = verl_int._task_fields(row)
+    assert fields["options"] == {"task_index": 3} and fields["seed"] == 101 and fields["env_kwargs"] == {}
+    script = ["<action>guess 8</action>", "<action>guess 4</action>"]
+    outs = asyncio.run(make_loop(tok, StubServer(model, tok, script)).run({}, **row))
+    assert [o.extra_fields["empg_reward"] for o in outs] == [0.0, 1.0]  # task 3 hides 4
