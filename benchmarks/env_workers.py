@@ -89,36 +89,24 @@ def main() -> None:
                 steps += 1
                 done = term or trunc
         local.close()
-        modes: list[tuple[str, object]] = [("in-process", None)]
-        for w in args.workers:
-            pool = RayEnvs(env_id, kwargs, args.max_steps, True, n, workers=w)
-            timed(agent, env_id, kwargs, n, n, args.max_steps, pool)  # warm-up inside the actors
-            modes.append((f"ray x{w}", pool))
         ref = None
-        for label, pool in modes:
+        for label, w in [("in-process", 0)] + [(f"ray x{w}", w) for w in args.workers]:
+            # one pool at a time (each actor holds a CPU); made and warmed up before the timed rollout
+            pool = RayEnvs(env_id, kwargs, args.max_steps, True, n, workers=w) if w else None
+            if pool is not None:
+                timed(agent, env_id, kwargs, n, n, args.max_steps, pool)
             before = load()
             dt, trajs = timed(agent, env_id, kwargs, n, n, args.max_steps, pool)
+            if pool is not None:
+                pool.close()
             if ref is None:
                 ref = trajs
             turns = sum(len(t) for t in trajs)
-            rows.append(
-                {
-                    "env": name,
-                    "mode": label,
-                    "episodes": n,
-                    "turns": turns,
-                    "seconds": round(dt, 3),
-                    "turns_per_s": round(turns / dt, 1),
-                    "identical": trajs == ref,
-                    "won": sum(t.won for t in trajs),
-                    "load_before": before,
-                    "load_after": load(),
-                    "env_step_ms": round(1000 * t_step / steps, 3),
-                    "env_reset_ms": round(1000 * t_reset / n, 3),
-                }
-            )
-            if isinstance(pool, RayEnvs):
-                pool.close()
+            rows.append({"env": name, "mode": label, "episodes": n, "turns": turns, "seconds": round(dt, 3),
+                         "turns_per_s": round(turns / dt, 1), "identical": trajs == ref,
+                         "won": sum(t.won for t in trajs), "load_before": before, "load_after": load(),
+                         "env_step_ms": round(1000 * t_step / steps, 3),
+                         "env_reset_ms": round(1000 * t_reset / n, 3)})
     ray.shutdown()
     print(
         f"\n{'env':<9} {'mode':<11} {'turns':>6} {'seconds':>8} {'turns/s':>8} {'same':>5}  "

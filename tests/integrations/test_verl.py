@@ -376,3 +376,49 @@ def test_dataset_rows_drive_the_agent_loop(tiny, tmp_path):
     script = ["<action>guess 8</action>", "<action>guess 4</action>"]
     outs = asyncio.run(make_loop(tok, StubServer(model, tok, script)).run({}, **row))
     assert [o.extra_fields["empg_reward"] for o in outs] == [0.0, 1.0]  # task 3 hides 4
+
+
+# ------------------------------------------------------------------------------------------------ recipes
+RECIPES = __import__("pathlib").Path(__file__).resolve().parents[2] / "baselines" / "verl"
+
+
+@pytest.mark.parametrize("env", ["alfworld", "webshop"])
+def test_recipe_agent_loop_configs_instantiate_the_env_loop(env, tiny):
+    import hydra
+    from omegaconf import OmegaConf
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+
+    import empg_gym  # noqa: F401  (registers the envs)
+
+    (entry,) = OmegaConf.load(RECIPES / f"agent_loop_{env}.yaml")
+    assert entry.name == verl_int.AGENT_LOOP_NAME
+    import gymnasium as gym
+
+    assert entry.env_id in gym.registry
+    cfg = OmegaConf.create({"actor_rollout_ref": {"rollout": {"prompt_length": 4096, "response_length": 512}},
+                            "data": {}})
+    loop = hydra.utils.instantiate(entry, trainer_config=DictConfigWrap(cfg), server_manager=None,
+                                   tokenizer=tiny[1], processor=None, hf_model_type="qwen2", dataset_cls=None,
+                                   data_config=DictConfigWrap(cfg.data))
+    assert isinstance(loop, verl_int.EnvAgentLoop)
+    assert loop.defaults["env_id"] == entry.env_id and loop.defaults["max_steps"] == {"alfworld": 50,
+                                                                                       "webshop": 15}[env]
+
+
+def test_launch_script_overrides_name_real_verl_config_keys():
+    import re
+    from importlib.resources import files
+
+    import yaml
+
+    base = yaml.safe_load((files("verl.trainer.config") / "_generated_ppo_trainer.yaml").read_text())
+    text = (RECIPES / "launch.sh").read_text()
+    keys = re.findall(r"^\s+(\+?[a-z_][a-z_0-9.]*)=", text, flags=re.M)
+    assert len(keys) > 20
+    for key in keys:
+        if key.startswith("+"):
+            continue  # new keys (Ray runtime env)
+        node = base
+        for part in key.split("."):  # the key exists (a mandatory "???" value counts)
+            assert isinstance(node, dict) and part in node, key
+            node = node[part]
