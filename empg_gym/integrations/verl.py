@@ -576,7 +576,9 @@ class EnvAgentLoop(AgentLoopBase):
         """Play the row's episode; one ``AgentLoopOutput`` per turn."""
         import empg_gym  # noqa: F401  (registers the envs)
 
-        f = {**self.defaults, **_task_fields(kwargs)}
+        row = _task_fields(kwargs)
+        f = {**self.defaults, **row}
+        f["env_kwargs"] = {**self.defaults["env_kwargs"], **(row.get("env_kwargs") or {})}  # the row's win
         if not f.get("env_id"):
             raise ValueError(
                 "EnvAgentLoop needs env_id: set it in the agent-loop config or the dataset row's "

@@ -422,3 +422,12 @@ def test_launch_script_overrides_name_real_verl_config_keys():
         for part in key.split("."):  # the key exists (a mandatory "???" value counts)
             assert isinstance(node, dict) and part in node, key
             node = node[part]
+
+
+def test_row_env_kwargs_update_the_config_defaults(tiny):
+    model, tok = tiny
+    loop = make_loop(tok, StubServer(model, tok, ["<action>guess 8</action>"]), env_id=GUESS,
+                     env_kwargs={"n": 16}, max_steps=1)
+    outs = asyncio.run(loop.run({}, extra_info={"options": '{"task_index": 7}', "env_kwargs": '{"n": 8}'}))
+    # n = 8: the prompt says "between 1 and 8" (the row's kwargs), and the one allowed step truncates
+    assert "between 1 and 8" in tok.decode(outs[0].prompt_ids) and outs[0].extra_fields["empg_truncated"]
