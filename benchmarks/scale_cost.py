@@ -40,7 +40,7 @@ RESULTS = ROOT / "results" / "scale_cost.json"
 DECODE_TOK_S = {"1.5b": 166.23, "7b": 76.41}
 DECODE_SOURCE = ("QwenLM/Qwen2.5 docs/source/benchmark/speed_benchmark.rst @4da996c (Qwen2 speed benchmark, "
                  "vLLM 0.4.2, A100 80GB, BF16, batch 1, input 6144)")
-PARAMS = {"1.5b": 1.54e9, "7b": 7.62e9}  # Qwen2.5-1.5B / 7B parameter counts (model cards)
+PARAMS = {"1.5b": 1.54e9, "7b": 7.61e9}  # Qwen2.5-1.5B / 7B parameter counts (model cards)
 A100_PEAK = 312e12
 PROTOCOL = {"groups": 16, "group_size": 8, "iterations": 150, "max_response": 512,
             "max_turns": {"alfworld": 50, "webshop": 15}}
