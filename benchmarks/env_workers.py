@@ -2,8 +2,8 @@
 
 The agent is the env's scripted expert, so the rollout's time is env time (reset + step + the expert's
 action) plus the pool's transport; no generation. Each mode plays the same episodes (checked: identical
-trajectories). A Ray pool is made once and warmed up with one rollout, as a trainer would keep it across
-iterations; the timed rollout follows.
+trajectories). Every pool (in-process ``LocalEnvs`` or Ray ``RayEnvs``) is made once and warmed up with one
+rollout, as a trainer keeps its envs across iterations; the median of ``--repeats`` timed rollouts follows.
 
     python benchmarks/env_workers.py
     python benchmarks/env_workers.py --episodes 32 --envs alfworld
@@ -58,6 +58,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=16)
     p.add_argument("--max-steps", type=int, default=30)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--repeats", type=int, default=5, help="timed rollouts per mode (the median is reported)")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args()
 
@@ -92,13 +93,16 @@ def main() -> None:
         ref = None
         for label, w in [("in-process", 0)] + [(f"ray x{w}", w) for w in args.workers]:
             # one pool at a time (each actor holds a CPU); made and warmed up before the timed rollout
-            pool = RayEnvs(env_id, kwargs, args.max_steps, True, n, workers=w) if w else None
-            if pool is not None:
-                timed(agent, env_id, kwargs, n, n, args.max_steps, pool)
+            pool = (RayEnvs(env_id, kwargs, args.max_steps, True, n, workers=w) if w
+                    else LocalEnvs(env_id, kwargs, args.max_steps, True, n))
+            timed(agent, env_id, kwargs, n, n, args.max_steps, pool)  # warm-up: the envs' caches fill
             before = load()
-            dt, trajs = timed(agent, env_id, kwargs, n, n, args.max_steps, pool)
-            if pool is not None:
-                pool.close()
+            times = []
+            for _ in range(args.repeats):
+                dt, trajs = timed(agent, env_id, kwargs, n, n, args.max_steps, pool)
+                times.append(dt)
+            dt = sorted(times)[len(times) // 2]
+            pool.close()
             if ref is None:
                 ref = trajs
             turns = sum(len(t) for t in trajs)

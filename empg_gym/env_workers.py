@@ -65,7 +65,7 @@ class LocalEnvs:
 
     def __init__(self, env_id: str, env_kwargs: Mapping[str, Any], max_steps: int | None, expert: bool,
                  n: int) -> None:
-        self.env_id = env_id
+        self.env_id, self.n = env_id, n
         self.envs = [make_env(env_id, env_kwargs, max_steps, expert) for _ in range(n)]
 
     def reset(self, jobs: Sequence[tuple[int, int, Mapping[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from empg_gym.agent import ActionSample, Agent
-from empg_gym.env_workers import EnvPool, RayEnvs, make_pool
+from empg_gym.env_workers import EnvPool, LocalEnvs, RayEnvs, make_pool
 from empg_gym.types import History, Trajectory, Turn
 
 __all__ = ["collect", "normalize_tasks"]
@@ -107,7 +107,7 @@ def collect(
     batch_size: int | None = None,
     progress: bool = True,
     on_trajectory: Callable[[Trajectory], None] | None = None,
-    env_workers: int | RayEnvs | None = None,
+    env_workers: int | EnvPool | None = None,
 ) -> list[Trajectory]:
     """Play ``len(tasks) x group_size`` episodes in lockstep with one ``agent.act`` call per turn.
 
@@ -126,8 +126,9 @@ def collect(
         progress: Show a progress bar (rich, on stderr).
         on_trajectory: Called with each trajectory as soon as it finishes.
         env_workers: Step the envs in this many Ray actors (:class:`~empg_gym.env_workers.RayEnvs`; extra
-            ``ray``), or in a :class:`~empg_gym.env_workers.RayEnvs` pool made once and reused across calls
-            (it must have at least ``batch_size`` slots of this env). Default: in this process.
+            ``ray``), or in an env pool made once and reused across calls (``RayEnvs`` or ``LocalEnvs``, with
+            at least ``batch_size`` slots of this env; the caller closes it). Default: new envs in this
+            process.
 
     Returns:
         The trajectories in (task, copy) order.
@@ -151,7 +152,7 @@ def collect(
         agent.set_seed(seed)
 
     pool: EnvPool
-    if isinstance(env_workers, RayEnvs):
+    if isinstance(env_workers, (LocalEnvs, RayEnvs)):
         pool = env_workers
         if pool.env_id != env_id or pool.n < slots:
             raise ValueError(f"env_workers pool holds {pool.n} slots of {pool.env_id}; this rollout needs "

@@ -67,3 +67,16 @@ def test_ray_env_workers_on_alfworld_with_the_expert(ray_cluster):
     remote = collect(load_agent("expert"), "empg/ALFWorld-v0", env_workers=2, **kw)
     assert remote == local
     assert all(t.won for t in local)  # the expert's actions (computed in the actors) solve the games
+
+
+def test_a_reused_local_pool_gives_the_same_trajectories_and_stays_open():
+    kw = dict(tasks=5, group_size=2, seed=4, batch_size=4, progress=False)
+    ref = collect(load_agent("random"), "empg/GuessNumber-v0", **kw)
+    pool = LocalEnvs("empg/GuessNumber-v0", {}, None, False, 4)
+    try:
+        for _ in range(2):
+            assert collect(load_agent("random"), "empg/GuessNumber-v0", env_workers=pool, **kw) == ref
+        with pytest.raises(ValueError, match="holds 4 slots of empg/GuessNumber-v0; this rollout needs 1 of"):
+            collect(load_agent("random"), "empg/KeyDoor-v0", env_workers=pool, tasks=1, progress=False)
+    finally:
+        pool.close()
