@@ -9,6 +9,10 @@ included in the wall time and reported apart.
     python benchmarks/eval_workers.py                                   # SmolLM2-135M on ALFWorld
     python benchmarks/eval_workers.py --env empg/WebShop-v0 --episodes 4
 
+Ray starts its worker processes at a higher niceness (lower CPU priority) than the driver unless
+``RAY_worker_niceness=0`` (seen here: driver at 7, workers at 19); on a shared, loaded machine that alone
+decides the comparison, so run with ``RAY_worker_niceness=0`` (recorded in the JSON).
+
 Writes ``benchmarks/results/eval_workers.json``.
 """
 
@@ -109,7 +113,8 @@ def main() -> None:
             "args": vars(args),
             "entries_identical": same,
             "rows": rows,
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "nice": os.nice(0),
+                    "RAY_worker_niceness": os.environ.get("RAY_worker_niceness"), "torch": torch.__version__},
         },
     )
 
