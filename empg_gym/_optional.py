@@ -24,6 +24,7 @@ EXTRA_FOR: dict[str, str] = {
     "bm25s": "search",
     "flask": "serve",
     "ray": "ray",
+    "verl": "verl",
     "matplotlib": "plot",
 }
 

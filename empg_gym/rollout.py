@@ -21,6 +21,9 @@ Bookkeeping, fixed so that results are reproducible and comparable:
   the envs are closed and the ``KeyboardInterrupt`` propagates.
 - An agent whose ``needs_expert`` is true (the ``expert`` baseline) gets envs wrapped in
   :class:`~empg_gym.wrappers.ExpertInfo`, which puts the expert's action in ``info["expert_action"]``.
+- The envs live in an env pool (:mod:`empg_gym.env_workers`): in this process by default, or in Ray actors
+  with ``env_workers=N`` (each turn's env steps then run in parallel, outside the generating process). The
+  trajectories are the same either way.
 """
 
 from __future__ import annotations
@@ -30,9 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium as gym
-
 from empg_gym.agent import ActionSample, Agent
+from empg_gym.env_workers import EnvPool, LocalEnvs, RayEnvs, make_pool
 from empg_gym.types import History, Trajectory, Turn
 
 __all__ = ["collect", "normalize_tasks"]
@@ -74,7 +76,7 @@ class _Live:
     k: int  # episode index
     group_id: int
     seed: int
-    env: gym.Env
+    slot: int
     observation: str
     info: dict[str, Any]
     task: str
@@ -93,24 +95,6 @@ class _Live:
         )
 
 
-def _make_env(env_id: str, env_kwargs: Mapping[str, Any], max_steps: int | None, expert: bool) -> gym.Env:
-    import empg_gym  # noqa: F401  (registers the envs)
-
-    kwargs = dict(env_kwargs)
-    if max_steps is not None:
-        kwargs["max_episode_steps"] = int(max_steps)
-    env = gym.make(env_id, **kwargs)
-    if env.spec is None or env.spec.max_episode_steps is None:
-        # Without a time limit a policy that never finishes would never return.
-        env = gym.wrappers.TimeLimit(env, max_episode_steps=100)
-        logger.warning("%s has no max_episode_steps; truncating episodes at 100 steps", env_id)
-    if expert:
-        from empg_gym.wrappers import ExpertInfo
-
-        env = ExpertInfo(env)
-    return env
-
-
 def collect(
     agent: Agent,
     env_id: str,
@@ -123,6 +107,7 @@ def collect(
     batch_size: int | None = None,
     progress: bool = True,
     on_trajectory: Callable[[Trajectory], None] | None = None,
+    env_workers: int | EnvPool | None = None,
 ) -> list[Trajectory]:
     """Play ``len(tasks) x group_size`` episodes in lockstep with one ``agent.act`` call per turn.
 
@@ -140,6 +125,10 @@ def collect(
         batch_size: Most episodes live at once (bounds memory and the generate batch); default all.
         progress: Show a progress bar (rich, on stderr).
         on_trajectory: Called with each trajectory as soon as it finishes.
+        env_workers: Step the envs in this many Ray actors (:class:`~empg_gym.env_workers.RayEnvs`; extra
+            ``ray``), or in an env pool made once and reused across calls (``RayEnvs`` or ``LocalEnvs``, with
+            at least ``batch_size`` slots of this env; the caller closes it). Default: new envs in this
+            process.
 
     Returns:
         The trajectories in (task, copy) order.
@@ -162,31 +151,38 @@ def collect(
     if hasattr(agent, "set_seed"):
         agent.set_seed(seed)
 
-    envs = [_make_env(env_id, env_kwargs or {}, max_steps, expert) for _ in range(slots)]
+    pool: EnvPool
+    if isinstance(env_workers, (LocalEnvs, RayEnvs)):
+        pool = env_workers
+        if pool.env_id != env_id or pool.n < slots:
+            raise ValueError(f"env_workers pool holds {pool.n} slots of {pool.env_id}; this rollout needs "
+                             f"{slots} of {env_id}")
+    else:
+        pool = make_pool(env_id, env_kwargs or {}, max_steps, expert, slots, env_workers)
     free = list(range(slots))[::-1]  # slot indices, pop() from the end
     slot_of: dict[int, int] = {}
     results: list[Trajectory | None] = [None] * total
     pending = iter(range(total))
     live: list[_Live] = []
 
-    def start_next() -> bool:
-        k = next(pending, None)
-        if k is None:
-            return False
-        s = free.pop()
-        env = envs[s]
-        ep_seed = seed + k
-        obs, info = env.reset(seed=ep_seed, options=dict(options[k // group_size]))
-        ep = _Live(k=k, group_id=k // group_size, seed=ep_seed, env=env, observation=obs, info=dict(info),
-                   task=str(info.get("task", "")), task_id=str(info.get("task_id", "")))
-        slot_of[k] = s
-        live.append(ep)
-        return True
+    def start_free() -> None:
+        """Start pending episodes in every free slot (one batched reset)."""
+        starts = []
+        while free:
+            k = next(pending, None)
+            if k is None:
+                break
+            starts.append((k, free.pop()))
+        jobs = [(slot, seed + k, options[k // group_size]) for k, slot in starts]
+        for (k, slot), (obs, info) in zip(starts, pool.reset(jobs), strict=True):
+            ep = _Live(k=k, group_id=k // group_size, seed=seed + k, slot=slot, observation=obs,
+                       info=dict(info), task=str(info.get("task", "")), task_id=str(info.get("task_id", "")))
+            slot_of[k] = slot
+            live.append(ep)
 
     bar = _Progress(total, f"{env_id} x {getattr(agent, 'name', type(agent).__name__)}", enabled=progress)
     try:
-        for _ in range(slots):
-            start_next()
+        start_free()
         while live:
             histories = [ep.history(env_id) for ep in live]
             samples = agent.act(histories)
@@ -194,8 +190,10 @@ def collect(
                 raise RuntimeError(f"{type(agent).__name__}.act returned {len(samples)} samples for "
                                    f"{len(live)} histories")
             still: list[_Live] = []
-            for ep, h, sample in zip(live, histories, samples, strict=True):
-                turn, done = _step(ep, h, sample)
+            actions = [_action(sample) for sample in samples]
+            stepped = pool.step([(ep.slot, a) for ep, a in zip(live, actions, strict=True)])
+            for ep, h, sample, action, res in zip(live, histories, samples, actions, stepped, strict=True):
+                turn, done = _turn(ep, h, sample, action, res)
                 ep.turns.append(turn)
                 if not done:
                     still.append(ep)
@@ -209,25 +207,25 @@ def collect(
                 if on_trajectory is not None:
                     on_trajectory(traj)
             live[:] = still
-            while free and start_next():
-                pass
+            start_free()
             bar.turn(len(live))
     finally:
         bar.close()
-        for env in envs:
-            try:
-                env.close()
-            except Exception:  # closing must not mask the real error
-                logger.exception("closing %s failed", env_id)
+        if pool is not env_workers:  # a caller's pool outlives the call
+            pool.close()
     return [t for t in results if t is not None]
 
 
-def _step(ep: _Live, h: History, sample: ActionSample) -> tuple[Turn, bool]:
-    """Step ``ep``'s env with the sample's action and return the turn record and whether it ended."""
+def _action(sample: ActionSample) -> str:
+    """The env action of a sample (its parsed action, or the raw text of a non-LLM agent)."""
     if not isinstance(sample, ActionSample):
         raise TypeError(f"agent.act must return ActionSample objects, got {type(sample).__name__}")
-    action = sample.action if sample.action or not sample.format_valid else sample.text
-    obs, reward, terminated, truncated, info = ep.env.step(action)
+    return sample.action if sample.action or not sample.format_valid else sample.text
+
+
+def _turn(ep: _Live, h: History, sample: ActionSample, action: str, res: tuple) -> tuple[Turn, bool]:
+    """The turn record of ``ep``'s step result ``res`` for ``action``, and whether the episode ended."""
+    obs, reward, terminated, truncated, info = res
     info = dict(info)
     turn = Turn(
         observation=h.observation,

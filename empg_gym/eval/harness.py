@@ -57,7 +57,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gymnasium.error import DependencyNotInstalled
+
 from empg_gym._io import RunLockedError, run_lock, write_json_atomic
+from empg_gym._optional import require
 from empg_gym.agent import AgentError
 from empg_gym.eval.entry import ALL_INVALID, make_entry
 from empg_gym.eval.metrics import episode_record
@@ -191,15 +194,19 @@ class _RunFile:
         self._f.close()
 
 
-def _resolve_agent(agent: Any, spec: Any) -> tuple[Any, str, dict[str, Any] | None, str | None]:
-    """(agent object, display name, spec dict, spec hash); a spec that does not load: :class:`EvalError`."""
+def _resolve_agent(agent: Any, spec: Any,
+                   load: bool = True) -> tuple[Any, str, dict[str, Any] | None, str | None]:
+    """(agent object, or None for a spec when not ``load``; display name, spec dict, spec hash).
+
+    A spec that does not load: :class:`EvalError`.
+    """
     from empg_gym.policy import AgentSpec, load_agent, load_spec
 
     what = agent if isinstance(agent, (str, os.PathLike)) else spec
     try:
         if isinstance(agent, (str, os.PathLike, Mapping, AgentSpec)):
             s = load_spec(agent)
-            return load_agent(s), s.display_name, s.to_dict(), s.spec_hash()
+            return load_agent(s) if load else None, s.display_name, s.to_dict(), s.spec_hash()
         if spec is None:
             raise ValueError("evaluate(agent=<Agent object>) needs agent_spec= (a name, YAML path or "
                              "AgentSpec) so the entry records what was evaluated")
@@ -312,6 +319,8 @@ def evaluate(
     fresh: bool = False,
     command: str | None = None,
     keep_run_file: bool = False,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate an agent on the documented task list of ``env_id`` and ``split``; write and return the entry.
 
@@ -332,6 +341,9 @@ def evaluate(
         fresh: Discard an existing run file instead of resuming.
         command: The command line to record (default: reconstructed from the arguments).
         keep_run_file: Keep the ``.partial.jsonl`` after writing the entry.
+        workers: Play batches on this many Ray actors (:mod:`empg_gym.eval.distributed`); the entry is the
+            same as with 1 (the single-process loop) apart from timings and the command.
+        ray_address: Join this Ray cluster (``"auto"`` or ``"HOST:PORT"``) instead of starting a local one.
 
     Returns:
         The entry (also written to ``out``).
@@ -361,7 +373,8 @@ def evaluate(
         raise EvalError(f"seeds (--seeds) must be distinct integers >= 0, at least one, got {seeds}")
     kwargs = {**tl.env_kwargs, **(env_kwargs or {})}
     options = tl.options(limit)
-    agent_obj, name, spec_dict, spec_hash = _resolve_agent(agent, agent_spec)
+    remote = workers > 1 or ray_address is not None  # Ray actors build their own agents
+    agent_obj, name, spec_dict, spec_hash = _resolve_agent(agent, agent_spec, load=not remote)
     provenance = _probe_env(env_id, kwargs, options[0], _needs_expert(agent_obj, spec_dict))
     out_path = Path(out) if out is not None else default_out(env_id, name, split)
     if out_path.is_dir():
@@ -401,7 +414,8 @@ def evaluate(
             writer.write("header", config)
         records, wall = _play(agent_obj, env_id, run, writer, run_path.name, options=options, seeds=seeds,
                               kwargs=kwargs, batch_size=batch_size, max_steps=max_steps, progress=progress,
-                              collect=collect)
+                              collect=collect, remote=remote, spec_dict=spec_dict, workers=workers,
+                              ray_address=ray_address)
         spec_json = None
         try:
             import gymnasium as gym
@@ -422,7 +436,9 @@ def evaluate(
 
 def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: str, *,
           options: list[dict[str, Any]], seeds: list[int], kwargs: dict[str, Any], batch_size: int,
-          max_steps: int | None, progress: bool, collect: Any) -> tuple[list[dict[str, Any]], float]:
+          max_steps: int | None, progress: bool, collect: Any, remote: bool = False,
+          spec_dict: Mapping[str, Any] | None = None, workers: int = 1,
+          ray_address: str | None = None) -> tuple[list[dict[str, Any]], float]:
     """Play the unfinished batches, appending to the run file; (records in episode order, wall seconds)."""
     done = run.episodes
     n = len(options)
@@ -450,6 +466,19 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
         writer.write("episode", rec)
 
     try:
+        if remote:
+            from empg_gym.eval.distributed import play_batches
+
+            payload = spec_dict if agent_obj is None else agent_obj
+            for (si, s, a, b), recs, dt in play_batches(
+                    payload, env_id, todo, n=n, options=options, env_kwargs=kwargs, max_steps=max_steps,
+                    batch_size=batch_size, seed_stride=SEED_STRIDE, workers=workers, address=ray_address):
+                for rec in recs:
+                    add(int(rec["episode"]), rec)
+                batch_times[f"{s}:{a}"] = dt
+                writer.write("batch", {"batch": f"{s}:{a}", "episodes": [si * n + p for p in range(a, b)],
+                                       "wall_time_s": round(dt, 4)})
+            todo = []
         for si, s, a, b in todo:
             base = si * n
 
@@ -551,12 +580,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-steps", type=positive_int, default=None,
                    help="episode step limit (default: the env's)")
     p.add_argument("--env-kwargs", default="{}", help="extra env kwargs as JSON (e.g. a data_dir)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="play batches on N Ray actors, each with its own envs and agent (extra: ray)")
+    p.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
+                   help="join this Ray cluster instead of starting a local one (implies Ray workers)")
     p.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the entry's metrics as JSON")
     args = p.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         p.error(f"argument --seeds: the seeds must be distinct, got {args.seeds}")
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, got {args.workers}")
     try:
         env_kwargs = json.loads(args.env_kwargs)
     except json.JSONDecodeError as e:
@@ -566,10 +601,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"got {args.env_kwargs!r}")
     written = False
     try:
+        if args.workers > 1 or args.ray_address is not None:
+            require("ray", why="empg-eval --workers / --ray-address")
         entry = evaluate(args.agent, args.env, split=args.split, limit=args.episodes, seeds=args.seeds,
                          out=args.out, batch_size=args.batch_size, max_steps=args.max_steps,
                          env_kwargs=env_kwargs, progress=not args.no_progress, fresh=args.fresh,
-                         command=shlex.join(["empg-eval", *argv]))
+                         command=shlex.join(["empg-eval", *argv]), workers=args.workers,
+                         ray_address=args.ray_address)
         written = True
         if args.json:
             keys = ("metrics", "per_type", "per_source", "per_seed", "warnings")
@@ -593,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `empg-eval ... | head`: the reader went away
         pipe_closed()
         return 0 if written else SIGPIPE_STATUS
-    except EvalError as e:
+    except (EvalError, DependencyNotInstalled) as e:
         print(f"empg-eval: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # an output folder that cannot be written, a full disk: the path is in the message

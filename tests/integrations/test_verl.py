@@ -1,0 +1,433 @@
+"""The verl integration, in a venv with verl 0.9.1 (see docs/scale.md); skipped elsewhere.
+
+    PYTHONPATH=$PWD /path/to/verl-venv/bin/python -m pytest -m "" tests/integrations/test_verl.py
+
+- Registered estimators on a verl ``DataProto`` batch (rows = agent turns, shuffled, variable response
+  lengths) equal the empg-gym estimators on the same steps, for every estimator in our registry.
+- The agent loop, against a stub async generation server (a tiny model behind a fake server object), plays
+  an episode to the same trajectory as ``empg_gym.rollout.collect`` with the same responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "verl", reason="verl is not installed (it needs its own venv: docs/scale.md, 'verl venv')"
+)
+pytestmark = pytest.mark.slow
+
+import torch  # noqa: E402
+
+from empg_gym import advantages  # noqa: E402
+from empg_gym.types import StepBatch  # noqa: E402
+
+verl_int = pytest.importorskip("empg_gym.integrations.verl")
+
+
+# ------------------------------------------------------------------------------------------------ estimators
+def random_steps(rng, n_groups=4, group_size=3, max_len=6):
+    """Episodes as lists of per-step dicts (reward, terminated/truncated, observation, token entropies)."""
+    eps = []
+    for g in range(n_groups):
+        for c in range(group_size):
+            n = int(rng.integers(1, max_len + 1))
+            truncated = bool(rng.random() < 0.3)
+            steps = []
+            for t in range(n):
+                k = int(rng.integers(1, 9))  # response tokens of this turn
+                steps.append(
+                    {
+                        "group": g,
+                        "copy": c,
+                        "t": t,
+                        "n": n,
+                        "reward": float(rng.choice([0.0, 0.0, -0.1, 1.0, 10.0])),
+                        "terminated": t == n - 1 and not truncated,
+                        "truncated": t == n - 1 and truncated,
+                        "obs": f"room {int(rng.integers(0, 3))}",  # repeats: GiGPO step groups
+                        "tok_ent": rng.uniform(0.0, 5.0, size=k),
+                        "value": float(rng.normal()),
+                    }
+                )
+            eps.append(steps)
+    return eps
+
+
+def step_batch(eps):
+    """The empg-gym side: a StepBatch built directly from the episodes (episode order)."""
+    rows = [s for ep in eps for s in ep]
+    traj = np.repeat(np.arange(len(eps)), [len(ep) for ep in eps])
+    anchor = np.empty(len(rows), dtype=object)
+    anchor[:] = [s["obs"] for s in rows]
+    return StepBatch(
+        traj_id=traj,
+        step=np.array([s["t"] for s in rows]),
+        group_id=np.array([s["group"] for s in rows]),
+        reward=np.array([s["reward"] for s in rows]),
+        terminated=np.array([s["terminated"] for s in rows]),
+        truncated=np.array([s["truncated"] for s in rows]),
+        entropy=np.array([s["tok_ent"].mean() for s in rows]),
+        value=np.array([s["value"] for s in rows]),
+        anchor=anchor,
+    )
+
+
+def verl_batch(eps, perm, length=10):
+    """The verl side: one DataProto row per step, rows in order ``perm``, right-padded responses."""
+    from verl import DataProto
+
+    rows = [s for ep in eps for s in ep]
+    rows = [rows[i] for i in perm]
+    b = len(rows)
+    mask = torch.zeros(b, length, dtype=torch.int64)
+    ent = torch.zeros(b, length)
+    values = torch.zeros(b, length)
+    tlr = torch.zeros(b, length)
+    for i, s in enumerate(rows):
+        k = len(s["tok_ent"])
+        mask[i, :k] = 1
+        ent[i, :k] = torch.as_tensor(s["tok_ent"])
+        ent[i, k:] = 99.0  # padding must not count
+        values[i, :k] = s["value"]
+        tlr[i, k - 1] = 123.0  # verl's broadcast episode score: ignored when empg_reward is present
+    non = {
+        "uid": np.array([f"prompt-{s['group']}" for s in rows], dtype=object),
+        "empg_traj": np.array([f"ep-{s['group']}-{s['copy']}" for s in rows], dtype=object),
+        "empg_step": np.array([s["t"] for s in rows]),
+        "empg_reward": np.array([s["reward"] for s in rows]),
+        "empg_terminated": np.array([s["terminated"] for s in rows]),
+        "empg_truncated": np.array([s["truncated"] for s in rows]),
+        "empg_anchor": np.array([s["obs"] for s in rows], dtype=object),
+    }
+    tensors = {"token_level_rewards": tlr, "response_mask": mask, "entropy": ent, "values": values}
+    return DataProto.from_dict(tensors=tensors, non_tensors=non)
+
+
+def test_registry_names():
+    from verl.trainer.ppo import core_algos
+
+    names = verl_int.install(patch=False)
+    for name in advantages.list_estimators():
+        assert f"empg_gym_{name}" in names
+    assert {"empg", "gigpo"} <= set(names) and "grpo" not in names  # verl's own grpo stays
+    assert core_algos.get_adv_estimator_fn("empg").__name__ == "empg_gym_empg"
+    assert core_algos.get_adv_estimator_fn("grpo").__module__.startswith("verl.")
+
+
+@pytest.mark.parametrize("name", advantages.list_estimators())
+def test_registered_estimator_on_a_dataproto_equals_the_empg_gym_estimator(name):
+    verl_int.install(patch=False)
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    eps = random_steps(rng)
+    sb = step_batch(eps)
+    expected = advantages.get(name)(sb)  # [N] in episode order
+    assert np.ptp(expected) > 0  # not a degenerate comparison
+    perm = rng.permutation(len(sb))
+    data = verl_batch(eps, perm)
+    out = verl_int.compute_advantage(data, f"empg_gym_{name}")
+    adv = out.batch["advantages"]
+    mask = out.batch["response_mask"].bool()
+    got = adv[:, 0].double().numpy()
+    assert torch.all(adv[~mask] == 0)  # only response tokens carry the advantage
+    assert torch.all((adv == adv[:, :1]) | ~mask)  # the step's advantage on each of its tokens
+    assert np.max(np.abs(got - expected[perm])) < 1e-6
+    # the same through verl's own registry lookup and call signature
+    fn = __import__("verl.trainer.ppo.core_algos", fromlist=["x"]).get_adv_estimator_fn(f"empg_gym_{name}")
+    adv2, _ = fn(
+        token_level_rewards=data.batch["token_level_rewards"],
+        response_mask=data.batch["response_mask"],
+        index=data.non_tensor_batch["uid"],
+        config=None,
+        batch=data.batch,
+        non_tensor_batch=data.non_tensor_batch,
+    )
+    assert torch.equal(adv2, adv)
+
+
+def test_hyperparameters_reach_the_estimator(monkeypatch):
+    verl_int.install(patch=False)
+    rng = np.random.default_rng(5)
+    eps = random_steps(rng)
+    sb = step_batch(eps)
+    perm = np.arange(len(sb))
+    monkeypatch.setenv(verl_int.KWARGS_ENV_VAR, '{"empg": {"zeta": 0.5, "k": 2.0}}')
+    got = verl_int.compute_advantage(verl_batch(eps, perm), "empg").batch["advantages"][:, 0].double().numpy()
+    want = advantages.get("empg")(sb, zeta=0.5, k=2.0)
+    assert np.max(np.abs(got - want)) < 1e-6 and np.max(np.abs(want - advantages.get("empg")(sb))) > 1e-3
+    monkeypatch.setenv(verl_int.KWARGS_ENV_VAR, '{"empg": {"zeta_typo": 0.5}}')
+    with pytest.raises(ValueError, match="zeta_typo"):
+        verl_int.compute_advantage(verl_batch(eps, perm), "empg")
+
+
+def test_stock_verl_call_without_the_batch():
+    """verl 0.9.1 passes only rewards, mask and uid: one-step episodes; EMPG names what is missing."""
+    from verl.trainer.ppo import core_algos
+
+    verl_int.install(patch=False)
+    rng = np.random.default_rng(1)
+    b, length = 8, 5
+    mask = torch.ones(b, length, dtype=torch.int64)
+    tlr = torch.zeros(b, length)
+    scores = rng.choice([0.0, 1.0, 10.0], size=b)
+    tlr[:, -1] = torch.as_tensor(scores, dtype=torch.float32)
+    uid = np.array(["a"] * 4 + ["b"] * 4, dtype=object)
+    adv, _ = core_algos.get_adv_estimator_fn("empg_gym_grpo")(
+        token_level_rewards=tlr, response_mask=mask, index=uid, config=None
+    )
+    sb = StepBatch(
+        traj_id=np.arange(b),
+        step=np.zeros(b, int),
+        group_id=np.repeat([0, 1], 4),
+        reward=scores,
+        terminated=np.ones(b, bool),
+        truncated=np.zeros(b, bool),
+    )
+    assert np.max(np.abs(adv[:, 0].double().numpy() - advantages.get("grpo")(sb))) < 1e-6
+    with pytest.raises(ValueError, match="patch_trainer"):
+        core_algos.get_adv_estimator_fn("empg")(token_level_rewards=tlr, response_mask=mask, index=uid)
+
+
+def test_patch_trainer_routes_verl_compute_advantage():
+    import verl.trainer.ppo.ray_trainer as rt
+
+    verl_int.install(patch=True)
+    rng = np.random.default_rng(2)
+    eps = random_steps(rng)
+    sb = step_batch(eps)
+    perm = np.arange(len(sb))
+    out = rt.compute_advantage(verl_batch(eps, perm), "gigpo", config=None)
+    assert np.max(np.abs(out.batch["advantages"][:, 0].double().numpy() - advantages.get("gigpo")(sb))) < 1e-6
+    # verl's own estimators still go to verl
+    data = verl_batch(eps, perm)
+    out = rt.compute_advantage(data, "grpo", norm_adv_by_std_in_grpo=True)
+    assert out.batch["advantages"].shape == data.batch["response_mask"].shape
+
+
+# ------------------------------------------------------------------------------------------------ agent loop
+GUESS = "empg/GuessNumber-v0"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from empg_gym.policy.tiny import tiny_model_and_tokenizer
+
+    return tiny_model_and_tokenizer(seed=0)
+
+
+class StubServer:
+    """verl's server-manager interface (``await generate(request_id, prompt_ids=, sampling_params=)``).
+
+    ``script`` given: returns those response texts in order (tokenised); otherwise the tiny model's greedy
+    continuation with the request's stop strings (what a vLLM server does with temperature 0).
+    """
+
+    def __init__(self, model, tok, script=None, max_new_tokens=12):
+        self.model, self.tok, self.script = model, tok, list(script or [])
+        self.max_new_tokens = max_new_tokens
+        self.requests = []
+
+    async def generate(self, request_id, *, prompt_ids, sampling_params, **_):
+        from verl.workers.rollout.replica import TokenOutput
+
+        from empg_gym.policy.hf import sample
+
+        self.requests.append((list(prompt_ids), dict(sampling_params)))
+        if self.script:
+            return TokenOutput(token_ids=self.tok(self.script.pop(0), add_special_tokens=False)["input_ids"])
+        g = sample(
+            self.model,
+            self.tok,
+            [prompt_ids],
+            max_new_tokens=self.max_new_tokens,
+            greedy=True,
+            stop=sampling_params.get("stop", ()),
+            record=True,
+        )[0]
+        return TokenOutput(token_ids=list(g.token_ids), log_probs=list(g.logprobs))
+
+
+def make_loop(tok, server, **kw):
+    from omegaconf import OmegaConf
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+
+    cfg = OmegaConf.create(
+        {"actor_rollout_ref": {"rollout": {"prompt_length": 4096, "response_length": 64}}, "data": {}}
+    )
+    return verl_int.EnvAgentLoop(
+        trainer_config=DictConfigWrap(cfg),
+        server_manager=server,
+        tokenizer=tok,
+        processor=None,
+        dataset_cls=None,
+        data_config=DictConfigWrap(cfg.data),
+        hf_model_type="qwen2",
+        **kw,
+    )
+
+
+def collect_with(tiny, script=None, **kw):
+    from empg_gym.agent import ActionSample
+    from empg_gym.policy import AgentSpec
+    from empg_gym.policy.hf import TransformersAgent
+    from empg_gym.prompting import get_template
+    from empg_gym.rollout import collect
+
+    model, tok = tiny
+    spec = AgentSpec(
+        backend="transformers", model="tiny:qwen2", sampling={"greedy": True, "max_new_tokens": 12}
+    )
+    agent = TransformersAgent(model, tok, spec)
+    if script is not None:  # the same responses as the scripted server, through the same prompt path
+        texts = list(script)
+
+        def act(histories):
+            out = []
+            for h in histories:
+                ptext, pids = agent.prompt(h)
+                text = texts.pop(0)
+                proj = get_template("auto", h.env_id).parse(text, h)
+                out.append(
+                    ActionSample(
+                        text=text,
+                        action=proj.action,
+                        format_valid=proj.format_valid,
+                        prompt=ptext,
+                        prompt_token_ids=tuple(pids),
+                        token_ids=tuple(tok(text, add_special_tokens=False)["input_ids"]),
+                    )
+                )
+            return out
+
+        agent.act = act
+    return collect(agent, GUESS, batch_size=1, progress=False, **kw)[0]
+
+
+def test_agent_loop_plays_the_collect_trajectory_with_scripted_responses(tiny):
+    model, tok = tiny
+    script = [
+        "<think>middle</think><action>guess 8</action>",
+        "no tags at all",
+        "<think>lower half</think><action>guess 4</action>",
+    ]
+    ref = collect_with(tiny, script, tasks=[{"task_index": 3}], seed=7)  # hidden number 4
+    assert [t.action for t in ref.turns] == ["guess 8", "", "guess 4"] and ref.won
+    server = StubServer(model, tok, script)
+    outs = asyncio.run(
+        make_loop(tok, server).run(
+            {"temperature": 1.0}, extra_info={"env_id": GUESS, "options": {"task_index": 3}, "seed": 7}
+        )
+    )
+    assert len(outs) == 3
+    for out, turn, (req_ids, params) in zip(outs, ref.turns, server.requests, strict=True):
+        assert out.prompt_ids == list(turn.prompt_token_ids) == req_ids  # empg-gym's prompt, token for token
+        assert out.response_ids == list(turn.token_ids) and out.response_mask == [1] * len(turn.token_ids)
+        assert "</action>" in params["stop"]
+    assert [o.extra_fields["empg_step"] for o in outs] == [0, 1, 2]
+    assert [o.extra_fields["empg_reward"] for o in outs] == [t.reward for t in ref.turns]
+    assert [o.extra_fields["empg_anchor"] for o in outs] == [t.observation for t in ref.turns]
+    assert [o.extra_fields["empg_format_valid"] for o in outs] == [True, False, True]
+    assert len({o.extra_fields["empg_traj"] for o in outs}) == 1
+    assert [o.reward_score for o in outs] == [None, None, ref.total_reward] and ref.total_reward == 1.0
+
+
+def test_play_episode_equals_collect_with_the_tiny_model(tiny):
+    model, tok = tiny
+    ref = collect_with(tiny, tasks=[{"task_index": 5}], seed=11, max_steps=3)
+    server = StubServer(model, tok)
+
+    async def gen(pids, params):
+        out = await server.generate("r", prompt_ids=pids, sampling_params=params)
+        return out.token_ids, out.log_probs
+
+    traj, timings = asyncio.run(
+        verl_int.play_episode(gen, tok, GUESS, options={"task_index": 5}, seed=11, max_steps=3)
+    )
+    # a generation server returns log-probs, not full-vocabulary entropies (the actor's pass computes those)
+    assert all(t.entropies for t in ref.turns) and not any(t.entropies for t in traj.turns)
+    ref = dataclasses.replace(ref, turns=tuple(dataclasses.replace(t, entropies=()) for t in ref.turns))
+    assert traj == ref  # every turn: prompt, ids, log-probs, response, action, validity, reward, flags, info
+    assert len(ref.turns) == 3 and ref.turns[-1].truncated and timings["env_s"] >= 0
+
+
+def test_agent_loop_needs_an_env_id(tiny):
+    model, tok = tiny
+    with pytest.raises(ValueError, match="env_id"):
+        asyncio.run(make_loop(tok, StubServer(model, tok)).run({}, extra_info={}))
+
+
+def test_dataset_rows_drive_the_agent_loop(tiny, tmp_path):
+    import pandas as pd
+
+    model, tok = tiny
+    path = tmp_path / "guess.parquet"
+    rc = verl_int.main(["dataset", "--env", GUESS, "--tasks", "3", "--first", "2", "--seed", "100",
+                        "--env-kwargs", "{}", "--out", str(path)])
+    assert rc == 0
+    df = pd.read_parquet(path)
+    assert list(df["agent_name"]) == [verl_int.AGENT_LOOP_NAME] * 3 and list(df["data_source"]) == [GUESS] * 3
+    row = df.iloc[1].to_dict()
+    fields = verl_int._task_fields(row)
+    assert fields["options"] == {"task_index": 3} and fields["seed"] == 101 and fields["env_kwargs"] == {}
+    script = ["<action>guess 8</action>", "<action>guess 4</action>"]
+    outs = asyncio.run(make_loop(tok, StubServer(model, tok, script)).run({}, **row))
+    assert [o.extra_fields["empg_reward"] for o in outs] == [0.0, 1.0]  # task 3 hides 4
+
+
+# ------------------------------------------------------------------------------------------------ recipes
+RECIPES = __import__("pathlib").Path(__file__).resolve().parents[2] / "baselines" / "verl"
+
+
+@pytest.mark.parametrize("env", ["alfworld", "webshop"])
+def test_recipe_agent_loop_configs_instantiate_the_env_loop(env, tiny):
+    import hydra
+    from omegaconf import OmegaConf
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+
+    import empg_gym  # noqa: F401  (registers the envs)
+
+    (entry,) = OmegaConf.load(RECIPES / f"agent_loop_{env}.yaml")
+    assert entry.name == verl_int.AGENT_LOOP_NAME
+    import gymnasium as gym
+
+    assert entry.env_id in gym.registry
+    cfg = OmegaConf.create({"actor_rollout_ref": {"rollout": {"prompt_length": 4096, "response_length": 512}},
+                            "data": {}})
+    loop = hydra.utils.instantiate(entry, trainer_config=DictConfigWrap(cfg), server_manager=None,
+                                   tokenizer=tiny[1], processor=None, hf_model_type="qwen2", dataset_cls=None,
+                                   data_config=DictConfigWrap(cfg.data))
+    assert isinstance(loop, verl_int.EnvAgentLoop)
+    assert loop.defaults["env_id"] == entry.env_id and loop.defaults["max_steps"] == {"alfworld": 50,
+                                                                                       "webshop": 15}[env]
+
+
+def test_launch_script_overrides_name_real_verl_config_keys():
+    import re
+    from importlib.resources import files
+
+    import yaml
+
+    base = yaml.safe_load((files("verl.trainer.config") / "_generated_ppo_trainer.yaml").read_text())
+    text = (RECIPES / "launch.sh").read_text()
+    keys = re.findall(r"^\s+(\+?[a-z_][a-z_0-9.]*)=", text, flags=re.M)
+    assert len(keys) > 20
+    for key in keys:
+        if key.startswith("+"):
+            continue  # new keys (Ray runtime env)
+        node = base
+        for part in key.split("."):  # the key exists (a mandatory "???" value counts)
+            assert isinstance(node, dict) and part in node, key
+            node = node[part]
+
+
+def test_row_env_kwargs_update_the_config_defaults(tiny):
+    model, tok = tiny
+    loop = make_loop(tok, StubServer(model, tok, ["<action>guess 8</action>"]), env_id=GUESS,
+                     env_kwargs={"n": 16}, max_steps=1)
+    outs = asyncio.run(loop.run({}, extra_info={"options": '{"task_index": 7}', "env_kwargs": '{"n": 8}'}))
+    # n = 8: the prompt says "between 1 and 8" (the row's kwargs), and the one allowed step truncates
+    assert "between 1 and 8" in tok.decode(outs[0].prompt_ids) and outs[0].extra_fields["empg_truncated"]
