@@ -10,9 +10,8 @@ argument lower-cased; ``search[...]`` from any page; ``click[x]`` only for a cli
 than ``search``; the ``' [SEP] '``-joined observations; admissible actions as verl-agent lists them
 (``search[<your query>]`` on the search page, ``click[x]`` for each clickable). Differences, all for
 safety or determinism: an action the original would ignore (no-op) is an *invalid action* with a message
-(the page does not change, the reward is 0); searches that are empty after stripping, longer than
-``max_search_chars`` or hold characters with no ASCII form (CJK, emoji, controls) are invalid (accents and
-typographic quotes become ASCII); opening a product clears the selected options;
+(the page does not change, the reward is 0); searches that are empty after stripping or longer than
+``max_search_chars`` are invalid (text is Unicode throughout, as in the original); opening a product clears the selected options;
 range prices and price caps are seeded (``catalog_seed``); tasks are drawn uniformly from the split by
 ``reset``'s seed (the original draws by goal weight).
 
@@ -31,7 +30,6 @@ from empg_gym.envs.webshop import pages
 from empg_gym.envs.webshop.catalog import Catalog, build_catalog, resolve_data_dir, search_document
 from empg_gym.envs.webshop.goals import split_range
 from empg_gym.envs.webshop.reward import get_reward, nouns_function
-from empg_gym.spaces import to_charset
 
 SEARCH_RETURN_N = 50
 _ACTION = re.compile(r"(.+)\[(.+)\]")
@@ -55,10 +53,6 @@ def get_index(catalog: Catalog, backend: str = "auto", cache_dir: str | os.PathL
     if key not in _INDEXES:
         _INDEXES[key] = make_index([search_document(p) for p in catalog.products], backend, cache_dir)
     return _INDEXES[key]
-
-
-def _printable_ascii(text: str) -> bool:
-    return bool(text) and all(32 <= ord(c) < 127 for c in text)
 
 
 class WebShopEnv(TextEnv):
@@ -203,11 +197,7 @@ class WebShopEnv(TextEnv):
                     f"Invalid action: the search is longer than {self.max_search_chars} "
                     "characters. Use a few keywords."
                 )
-            if not all(_printable_ascii(c) or _printable_ascii(to_charset(c)) for c in arg):
-                raise InvalidAction(
-                    "Invalid action: use plain ASCII letters, digits and punctuation in searches."
-                )
-            return ("search", to_charset(arg))  # typographic quotes/dashes and accents -> ASCII
+            return ("search", arg)
         if name == "click":
             if arg == "search":
                 raise InvalidAction("Invalid action: to search, use search[keywords].")

@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from empg_gym.spaces import to_charset
-
 SEP = " [SEP] "
 PRODUCT_WINDOW = 10
 SUB_PAGES = ("description", "features", "reviews", "attributes")
@@ -52,7 +50,7 @@ def _join(parts: list[str]) -> str:
 
 
 def clickables(state: PageState, product: dict[str, Any] | None, show_attrs: bool = False) -> dict[str, Any]:
-    """Clickable text (lower case, in the observation's charset) -> what it does, in page order."""
+    """Clickable text (lower case, as on the page) -> what it does, in page order."""
     out: dict[str, Any] = {}
     if state.page == "search":
         out["search"] = ("search",)
@@ -73,7 +71,7 @@ def clickables(state: PageState, product: dict[str, Any] | None, show_attrs: boo
         out["buy now"] = ("buy",)
         for name, values in product["options"].items():
             for v in values:
-                out[to_charset(v).lower()] = ("option", name, v)
+                out[v.lower()] = ("option", name, v)
     elif state.page == "sub":
         out["back to search"] = ("back",)
         out["< prev"] = ("prev",)
