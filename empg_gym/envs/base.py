@@ -69,6 +69,10 @@ class TextEnv(gym.Env[str, str]):
         max_obs_length: int = MAX_OBS_LENGTH,
         max_action_length: int = MAX_ACTION_LENGTH,
     ) -> None:
+        from empg_gym.envs.provenance import check_int
+
+        check_int("max_obs_length", max_obs_length, 1, 1 << 24)
+        check_int("max_action_length", max_action_length, 1, 1 << 20)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode

@@ -107,6 +107,12 @@ class ALFWorldTWEnv(TextEnv):
         self.task_type = ""
         self.gamefile = ""
 
+    def data_provenance(self) -> dict[str, Any]:
+        """Same games as :class:`~empg_gym.envs.alfworld.env.ALFWorldEnv`; the engine is recorded too."""
+        prov = self.games.data_provenance()
+        prov["params"]["engine"] = "textworld"
+        return prov
+
     def _reset_task(self, options: dict[str, Any]) -> str:
         i = self._pick_index(options, self.games.ids)
         if self.games.source == "real":
@@ -148,6 +154,7 @@ class ALFWorldTWEnv(TextEnv):
         info.update(
             task_type=self.task_type,
             data_source=self.games.source,
+            data_note=self.games.data_note,
             gamefile=self.gamefile,
             engine="textworld",
         )
