@@ -39,10 +39,13 @@ from empg_gym.envs.deepsearch.data import CORPUS_ENV_VAR, QUESTIONS_ENV_VAR, QAR
 from empg_gym.envs.deepsearch.protocol import (
     INVALID_MESSAGE,
     Action,
+    cut_response,
     exact_match,
+    extract_solution,
     f1_score,
     format_information,
     parse_action,
+    search_r1_prompt,
 )
 from empg_gym.envs.deepsearch.world import Question, World, generate_world, make_questions
 from empg_gym.envs.provenance import check_choice, check_int, provenance
@@ -106,6 +109,10 @@ class DeepSearchEnv(TextEnv):
         limit: Use only the first ``limit`` real questions.
         world_seed: Seed of the generated world.
         world_size: People in the generated world (passages ~ 1.65x).
+        answer_scoring: ``"search-r1"`` (default): the reward is the EM of Search-R1's scored answer, the
+            last ``<answer>`` block of the whole episode text (Search-R1's prompt, the responses after its
+            cut, the results), also when the episode is truncated; ``"executed"``: the EM of the answer that
+            ended the episode (0 when none did).
         render_mode: ``ansi`` or ``human``.
         max_obs_length: Observation cap in characters.
     """
@@ -125,6 +132,7 @@ class DeepSearchEnv(TextEnv):
         limit: int | None = None,
         world_seed: int = 0,
         world_size: int = 400,
+        answer_scoring: str = "search-r1",
         render_mode: str | None = None,
         max_obs_length: int = 1 << 14,
     ) -> None:
@@ -136,6 +144,7 @@ class DeepSearchEnv(TextEnv):
         check_int("world_size", world_size, 100, 1_000_000)
         check_int("limit", limit, 1, none_ok=True)
         check_choice("retriever", retriever, RETRIEVERS)
+        self.answer_scoring = check_choice("answer_scoring", answer_scoring, ("search-r1", "executed"))
         rkw = dict(retriever_kwargs or {})
         q_from = "questions=" if questions else f"${QUESTIONS_ENV_VAR}"
         c_from = "corpus=" if corpus else f"${CORPUS_ENV_VAR}"
@@ -155,7 +164,11 @@ class DeepSearchEnv(TextEnv):
         self.world: World | None = None
         self._questions_path = None if questions is None else os.fspath(questions)
         self._corpus_path = None if corpus is None else os.fspath(corpus)
-        self._prov_params: dict[str, Any] = {"max_turns": self.max_turns, "topk": self.topk}
+        self._prov_params: dict[str, Any] = {
+            "max_turns": self.max_turns,
+            "topk": self.topk,
+            "answer_scoring": self.answer_scoring,
+        }
         if questions is None:
             check_choice("split", split, tuple(SPLIT_SIZES))
             self._prov_params.update(split=split, world_seed=world_seed, world_size=world_size)
@@ -228,6 +241,7 @@ class DeepSearchEnv(TextEnv):
         self._observations: list[str] = []
         self._episode_docs: list[str] = []
         self._last_titles: list[str] = []
+        self._text = ""  # the episode as Search-R1's reward reads it (prompt, cut responses, results)
 
     def data_provenance(self) -> dict[str, Any]:
         """What the episodes come from (see :mod:`empg_gym.envs.provenance`).
@@ -256,6 +270,7 @@ class DeepSearchEnv(TextEnv):
         self._observations = []
         self._episode_docs = []
         self._last_titles = []
+        self._text = search_r1_prompt(self._t.question)
         return self._t.question
 
     def _parse(self, action: str) -> Action:
@@ -264,16 +279,21 @@ class DeepSearchEnv(TextEnv):
             raise InvalidAction(INVALID_MESSAGE)
         return parsed
 
+    def _scored(self, executed: str | None) -> str | None:
+        """The answer the reward scores (see ``answer_scoring``)."""
+        return extract_solution(self._text) if self.answer_scoring == "search-r1" else executed
+
     def _transition(self, parsed: Action) -> Transition:
         if parsed.kind == "answer":
-            em = exact_match(parsed.content, self._t.golds)
+            scored = self._scored(parsed.content)
+            em = exact_match(scored, self._t.golds) if scored is not None else 0.0
             return Transition(
                 f"Your answer: {parsed.content}",
                 reward=em,
                 terminated=True,
                 won=em == 1.0,
                 score=em,
-                info=self._final(parsed.content, em),
+                info=self._final(scored, em, parsed.content),
             )
         if self._turn > self.max_turns:  # the answer-only turn: the search is not run (Search-R1)
             return Transition(f"No search results: the limit of {self.max_turns} searches is reached.")
@@ -305,24 +325,33 @@ class DeepSearchEnv(TextEnv):
         if self._done:
             return super().step(action)
         self._turn += 1
+        if isinstance(action, str):
+            self._text += cut_response(action)  # what Search-R1 keeps of the response
         obs, reward, terminated, truncated, info = super().step(action)
+        if not terminated:  # what Search-R1's loop appends after the response
+            self._text += f"\n\n{obs}\n\n" if info["action_valid"] else f"\n{obs}\n"
         last = self._turn >= self.max_turns + 1
         if last and not terminated:
             truncated = True
             self._done = True
-            info.update(self._final(None, 0.0))
+            scored = self._scored(None)
+            reward = exact_match(scored, self._t.golds) if scored is not None else 0.0
+            self._won, self._score = reward == 1.0, reward
+            info.update(self._final(scored, reward, None))
+            info.update(won=self._won, score=reward)
             info["admissible_actions"] = None
         info["turn"] = self._turn
         info["searches_left"] = max(0, self.max_turns - self._turn)
         return obs, reward, terminated, truncated, info
 
-    def _final(self, answer: str | None, em: float) -> dict[str, Any]:
+    def _final(self, answer: str | None, em: float, executed: str | None) -> dict[str, Any]:
         sup = self._t.supporting
         recall = (sum(d in self._episode_docs for d in sup) / len(sup)) if sup else None
         return {
             "em": em,
             "f1": f1_score(answer, self._t.golds) if answer is not None else 0.0,
             "answer": answer,
+            "executed_answer": executed,
             "golden_answers": list(self._t.golds),
             "data_source": self._t.data_source,
             "hops": self._t.hops,

@@ -32,6 +32,7 @@ def test_generated_world_provenance_is_stable_and_names_parameters(tmp_path):
     assert a["params"] == {
         "max_turns": 4,
         "topk": 3,
+        "answer_scoring": "search-r1",
         "split": "test",
         "world_seed": 0,
         "world_size": 400,
