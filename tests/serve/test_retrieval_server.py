@@ -99,7 +99,7 @@ def test_bad_requests_get_json_errors(retriever, body, status, needle):
 
 
 def test_search_r1_fallbacks_topk_0_and_no_queries(retriever):
-    """As Search-R1's server: ``topk: 0`` (falsy) means the default (3), and ``queries: []`` is a 200 with []."""
+    """As Search-R1's server: ``topk: 0`` means the default (3); ``queries: []`` is a 200 with []."""
     c = create_app(retriever, Limits(max_topk=5, default_topk=3)).test_client()
     r = c.post("/retrieve", json={"queries": ["Quell"], "topk": 0})
     assert r.status_code == 200

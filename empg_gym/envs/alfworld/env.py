@@ -295,6 +295,14 @@ class ALFWorldEnv(TextEnv):
     def _admissible_actions(self) -> list[str] | None:
         return self.world.admissible() if self.world is not None else None
 
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
+        """One command; on the winning step ``info["admissible_actions"]`` is the list (as TextWorld)."""
+        was_done = self._done
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated and not was_done and self.world is not None:
+            info["admissible_actions"] = self.world.admissible()
+        return obs, reward, terminated, truncated, info
+
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         info = super()._info(action_valid=action_valid, **extra)
         info["task_type"] = self.task_type

@@ -149,6 +149,14 @@ class ALFWorldTWEnv(TextEnv):
     def _admissible_actions(self) -> list[str] | None:
         return list(self._adm)
 
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
+        """One command; on the winning step ``info["admissible_actions"]`` is TextWorld's list."""
+        was_done = self._done
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated and not was_done:
+            info["admissible_actions"] = list(self._adm)
+        return obs, reward, terminated, truncated, info
+
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         info = super()._info(action_valid=action_valid, **extra)
         info.update(
