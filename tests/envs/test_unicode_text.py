@@ -97,3 +97,14 @@ def test_webshop_titles_and_options_are_unchanged_and_clickable(webshop_with_spe
     assert info["action_valid"] and env.state.options["color"] == SPECIAL_VALUES[0]
     _, _, _, _, info = env.step("click[creme brulee]")  # no ASCII stand-in for the real value
     assert not info["action_valid"]
+
+
+def test_webshop_empty_bullet_points_keep_an_empty_field(webshop_with_special_text):
+    env, product = webshop_with_special_text
+    product["BulletPoints"] = ["first point", "", "  ", "last \u2013 point"]
+    env.step("search[t-shirt]")
+    env.state.results = [product["asin"]]
+    env._render()
+    env.step(f"click[{product['asin'].lower()}]")
+    obs, *_ = env.step("click[features]")
+    assert obs.endswith(" [SEP] < Prev [SEP] first point [SEP]  [SEP]  [SEP] last \u2013 point")

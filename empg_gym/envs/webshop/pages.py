@@ -1,6 +1,8 @@
 """WebShop pages in the original's ``text`` observation mode, and what can be clicked on each.
 
-The text is the page's visible strings joined with ``' [SEP] '`` (WebShop's ``convert_html_to_text``),
+The text is the page's visible strings joined with ``' [SEP] '`` (WebShop's ``convert_html_to_text``; empty
+strings are dropped except bullet points and attributes, whose template leaves a ``" "`` text node, so an
+empty one keeps an empty field: ``... [SEP]  [SEP] ...``),
 e.g. for an item page::
 
     Instruction: [SEP] <instruction> [SEP] Back to Search [SEP] < Prev [SEP] color [SEP] black [SEP]
@@ -117,13 +119,14 @@ def render(
         parts = [*head, "Back to Search", "< Prev"]
         if state.sub == "description":
             parts.append(p["Description"])
-        elif state.sub == "features":
-            parts += p["BulletPoints"]
+        elif state.sub in ("features", "attributes"):
+            # the templates render each item as "<p> {{item}}</p>": an empty item still leaves a text node
+            # (" "), so the original keeps an empty [SEP] field for it
+            items = p["BulletPoints"] if state.sub == "features" else p["Attributes"]
+            return _join(parts) + "".join(SEP + str(x).strip() for x in items)
         elif state.sub == "reviews":
             for r in p.get("Reviews", []):
                 parts += [str(r.get("title", "")), str(r.get("score", "")), str(r.get("body", ""))]
-        elif state.sub == "attributes":
-            parts += p["Attributes"]
         return _join(parts)
     raise ValueError(f"unknown page {state.page!r}")
 
