@@ -158,8 +158,8 @@ class World:
         self.toggled: set[str] = set(self._init_flags["istoggled"])
         self.on: set[str] = set(self._init_flags["ison"])
         self.sliced: set[str] = set(self._init_flags["issliced"])
-        #: TextWorld's ``not_inreceptacle(o, r)`` facts, in the order they arose: taking ``o`` from ``r``
-        #: adds one, moving ``o`` into ``r`` removes it (no such fact exists in an initial state).
+        #: TextWorld's ``not_inreceptacle(o, r)`` facts: taking ``o`` from ``r`` adds one, moving ``o`` into
+        #: ``r`` removes it (no such fact exists in an initial state).
         self.not_in: dict[tuple[str, str], None] = {}
         self._cmds: dict[str, tuple] | None = None
         self._won: bool | None = None
@@ -257,7 +257,8 @@ class World:
 
     def _next_to(self) -> list[tuple[str, str]]:
         here = set(self.loc_receps.get(self.loc, ()))
-        return [(o, r) for (o, r) in self.not_in if r in here and (o, self.loc) in self.obj_at]
+        pairs = [(o, r) for (o, r) in self.not_in if r in here and (o, self.loc) in self.obj_at]
+        return sorted(pairs, key=lambda p: (p[0].lower(), p[1].lower()))  # TextWorld's order: by PDDL ids
 
     def intro(self) -> str:
         """The first observation."""
