@@ -74,7 +74,8 @@ class TextEnv(gym.Env[str, str]):
         check_int("max_obs_length", max_obs_length, 1, 1 << 24)
         check_int("max_action_length", max_action_length, 1, 1 << 20)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            modes = self.metadata["render_modes"]
+            raise ValueError(f"render_mode must be one of {modes}, got {render_mode!r}")
         self.render_mode = render_mode
         self.max_obs_length = max_obs_length
         self.observation_space = text_space(max_obs_length)

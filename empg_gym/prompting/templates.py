@@ -231,8 +231,8 @@ class SearchR1Template(PromptTemplate):
     def parse(self, text: str, history: History | None = None) -> Projection:
         """The first ``<search>``/``<answer>`` block after Search-R1's cut (see ``parsing``).
 
-        >>> SearchR1Template(name="s").parse("<think>x</think> <search> capital of France </search> junk")
-        Projection(action='<think>x</think> <search> capital of France </search>', format_valid=True, error='')
+        >>> SearchR1Template(name="s").parse("<think>x</think> <search> Paris </search> junk")
+        Projection(action='<think>x</think> <search> Paris </search>', format_valid=True, error='')
         >>> SearchR1Template(name="s", parsing="strict").parse("<search> a </search> junk")
         Projection(action='<search> a </search>', format_valid=True, error='')
         """

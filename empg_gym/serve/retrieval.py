@@ -5,7 +5,9 @@ Request (Search-R1 ``search_r1/search/retrieval_server.py``)::
     {"queries": ["q1", "q2"], "topk": 3, "return_scores": true}
 
 ``topk`` defaults to 3 (also when it is 0) and ``return_scores`` to false, and ``"queries": []`` gives
-``{"result": []}``, as there. A single ``"query": "q"`` (verl-agent's request shape) is read as a batch of one. Response::
+``{"result": []}``, as there. A single ``"query": "q"`` (verl-agent's request shape) is read as a batch of
+one.
+Response::
 
     {"result": [[{"document": {"id": "...", "contents": "\"Title\"\ntext"}, "score": 1.23}, ...], ...]}
 

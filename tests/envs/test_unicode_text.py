@@ -18,7 +18,7 @@ PASSAGES = [
     },
     {
         "id": "k2",
-        "contents": '"Caf\u00e9 de Flore"\nThe Caf\u00e9 de Flore is a caf\u00e9 in Paris, \u201cna\u00efve\u201d d\u00e9cor.',
+        "contents": '"Caf\u00e9 de Flore"\nThe Caf\u00e9 de Flore is a caf\u00e9, \u201cna\u00efve\u201d.',
     },
     {"id": "k3", "contents": '"Tokyo"\nTokyo (\u6771\u4eac) is the capital of Japan \u2013 \u65e5\u672c.'},
     {"id": "k4", "contents": '"Z\u00fcrich"\nZ\u00fcrich is the largest city in Switzerland.'},

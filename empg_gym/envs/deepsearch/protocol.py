@@ -107,7 +107,7 @@ def parse_action(text: str) -> Action | None:
 
 
 def search_r1_prompt(question: str) -> str:
-    """Search-R1's user prompt for ``question`` (``make_prefix``, template ``base``): instruction + question."""
+    """Search-R1's user prompt for ``question`` (``make_prefix``, template ``base``)."""
     q = question.strip()
     if q and not q.endswith("?"):
         q += "?"

@@ -12,7 +12,8 @@ than ``search``; the ``' [SEP] '``-joined observations; admissible actions as ve
 safety or determinism: an action the original would ignore (no-op) is an *invalid action* with a message
 (the page does not change, the reward is 0); searches that are empty after stripping or longer than
 ``max_search_chars`` are invalid (text is Unicode throughout, as in the original); opening a product
-clears the selected options; range prices and price caps are seeded (``catalog_seed``); tasks are drawn uniformly from the split by
+clears the selected options; range prices and price caps are seeded (``catalog_seed``); tasks are drawn
+uniformly from the split by
 ``reset``'s seed (the original draws by goal weight).
 
 Data: the generated catalog by default (no files needed), or the real files with ``data_dir=`` /
@@ -26,8 +27,8 @@ import re
 from typing import Any
 
 from empg_gym.envs.base import InvalidAction, TextEnv, Transition
-from empg_gym.envs.webshop import pages
 from empg_gym.envs.provenance import check_choice, check_int, provenance
+from empg_gym.envs.webshop import pages
 from empg_gym.envs.webshop.catalog import (
     Catalog,
     build_catalog,

@@ -187,7 +187,7 @@ def resolve_tagger(kind: str = "auto") -> str:
     type reward then agrees with the original's less often). ``"spacy"`` that cannot load is an error.
 
     Raises:
-        ModuleNotFoundError: ``kind="spacy"`` without a loadable spaCy model (the message says what to install).
+        ModuleNotFoundError: ``kind="spacy"`` without a loadable spaCy model (the message names the fix).
     """
     if kind not in ("auto", "spacy", "heuristic"):
         raise ValueError(f"title_nouns must be 'auto', 'spacy' or 'heuristic', got {kind!r}")

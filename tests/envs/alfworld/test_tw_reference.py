@@ -1,4 +1,4 @@
-"""ALFWorld simulator vs alfworld 0.4.2's TextWorld engine on recorded real-game episodes (fixture made outside).
+"""ALFWorld simulator vs alfworld 0.4.2's TextWorld engine on recorded real-game episodes (made outside).
 
 The fixture (``tests/fixtures/alfworld/tw_reference.json``, see its README) holds episodes played on the real
 engine: objects taken from one receptacle and put into another at the same location, back and forth (what

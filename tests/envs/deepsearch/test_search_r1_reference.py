@@ -1,4 +1,4 @@
-"""Search-R1 parsing and reward against Search-R1's own outputs (fixture made outside the project; see its README)."""
+"""Search-R1 parsing and reward against Search-R1's own outputs (fixture made outside; see its README)."""
 
 from __future__ import annotations
 

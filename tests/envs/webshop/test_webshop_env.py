@@ -114,7 +114,7 @@ def test_bad_actions_are_invalid_and_change_nothing(env, action):
 
 @pytest.mark.parametrize(
     "query",
-    ["women\u2019s caf\u00e9 shoes", "\u6f22\u5b57", "shoes \U0001f642", "a\x00b", "\ud55c\uad6d\uc5b4 \u00e9t\u00e9"],
+    ["women\u2019s caf\u00e9 shoes", "\u6f22\u5b57", "shoes \U0001f642", "a\x00b", "\ud55c\uad6d\uc5b4"],
 )
 def test_unicode_searches_are_kept_as_typed(env, query):
     env.reset(seed=0, options={"task_index": 0})
