@@ -71,11 +71,11 @@ class BuiltinBM25Retriever:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for ``query`` (0 where no term matches)."""
         s = np.zeros(len(self.corpus), dtype=np.float32)
-        for t in set(tokenize(query)):  # bm25s scores each distinct query term once
-            i = self._vocab.get(t)
-            if i is not None:
-                lo, hi = self._indptr[i], self._indptr[i + 1]
-                s[self._docs[lo:hi]] += self._weights[lo:hi]
+        # each distinct query term once, in vocabulary order as bm25s (float32 sums: a fixed order keeps
+        # near-ties stable across processes)
+        for i in sorted({self._vocab[t] for t in tokenize(query) if t in self._vocab}):
+            lo, hi = self._indptr[i], self._indptr[i + 1]
+            s[self._docs[lo:hi]] += self._weights[lo:hi]
         return s
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:

@@ -49,9 +49,10 @@ def test_same_rankings_as_bm25s_on_the_generated_world(tmp_path):
     ours = make_retriever("builtin", corpus)
     ref = make_retriever("bm25s", corpus, cache_dir=tmp_path)
     queries = [q.question for q in splits["test"][:200]]
-    a = [[h.id for h in hits] for hits in ours.search(queries, 3)]
-    b = [[h.id for h in hits] for hits in ref.search(queries, 3)]
-    assert a == b
+    for mine, theirs in zip(ours.search(queries, 3), ref.search(queries, 3), strict=True):
+        if [h.id for h in mine] != [h.id for h in theirs]:  # only a near-tie may be ordered differently
+            assert sorted(h.id for h in mine) == sorted(h.id for h in theirs)
+        assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], rel=1e-5)
 
 
 def test_auto_falls_back_to_builtin_without_bm25s(monkeypatch):

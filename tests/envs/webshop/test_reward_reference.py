@@ -26,7 +26,12 @@ def _catalog(real_dir, human):
     from empg_gym.envs.webshop.env import get_catalog
 
     return get_catalog(
-        data_dir=real_dir, source=None, num_products=None, size="1k", human_goals=human, seed=0,
+        data_dir=real_dir,
+        source=None,
+        num_products=None,
+        size="1k",
+        human_goals=human,
+        seed=0,
         goal_order="original",
     )
 
@@ -42,4 +47,7 @@ def test_every_component_equals_the_originals(real_dir):
         ref = case["original"]
         assert ours["reward"] == pytest.approx(ref["reward"], abs=1e-12), case
         for k in COMPONENTS:
-            assert ours[k] == (pytest.approx(ref[k], abs=1e-12) if isinstance(ref[k], float) else ref[k]), (k, case)
+            assert ours[k] == (pytest.approx(ref[k], abs=1e-12) if isinstance(ref[k], float) else ref[k]), (
+                k,
+                case,
+            )
