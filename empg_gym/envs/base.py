@@ -11,7 +11,8 @@ only describes its task and dynamics:
   message saying what was wrong;
 - ``info`` always carries ``task``, ``task_id``, ``admissible_actions`` (a list, or None when the set is
   open), ``action_valid``, ``won`` and ``score`` (the env's native metric in [0, 1]);
-- observations are mapped into :data:`empg_gym.spaces.TEXT_CHARSET`, so they lie in the observation space;
+- observations are Unicode text, never rewritten (the spaces are :class:`empg_gym.spaces.UnicodeText`); only
+  text longer than ``max_obs_length`` characters is cut;
 - ``expert_action()`` gives the scripted expert's next action where the env has one.
 
 Subclasses implement :meth:`_reset_task`, :meth:`_parse`, :meth:`_transition` and
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from empg_gym.spaces import MAX_ACTION_LENGTH, MAX_OBS_LENGTH, text_space, to_charset
+from empg_gym.spaces import MAX_ACTION_LENGTH, MAX_OBS_LENGTH, clip, text_space
 
 
 class InvalidAction(Exception):
@@ -68,8 +69,13 @@ class TextEnv(gym.Env[str, str]):
         max_obs_length: int = MAX_OBS_LENGTH,
         max_action_length: int = MAX_ACTION_LENGTH,
     ) -> None:
+        from empg_gym.envs.provenance import check_int
+
+        check_int("max_obs_length", max_obs_length, 1, 1 << 24)
+        check_int("max_action_length", max_action_length, 1, 1 << 20)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            modes = self.metadata["render_modes"]
+            raise ValueError(f"render_mode must be one of {modes}, got {render_mode!r}")
         self.render_mode = render_mode
         self.max_obs_length = max_obs_length
         self.observation_space = text_space(max_obs_length)
@@ -113,7 +119,7 @@ class TextEnv(gym.Env[str, str]):
         self._won = False
         self._score = 0.0
         obs = self._reset_task(dict(options or {}))
-        self._obs = to_charset(obs, self.max_obs_length)
+        self._obs = clip(obs, self.max_obs_length)
         info = self._info(action_valid=True)
         if self.render_mode == "human":
             self.render()
@@ -132,7 +138,7 @@ class TextEnv(gym.Env[str, str]):
         except InvalidAction as e:
             return self._invalid(str(e))
         t = self._transition(parsed)
-        self._obs = to_charset(t.observation, self.max_obs_length)
+        self._obs = clip(t.observation, self.max_obs_length)
         self._won = self._won or t.won
         self._score = t.score
         self._done = t.terminated
@@ -153,7 +159,7 @@ class TextEnv(gym.Env[str, str]):
 
     # ------------------------------------------------------------------ helpers
     def _invalid(self, message: str) -> tuple[str, float, bool, bool, dict]:
-        obs = to_charset(message, self.max_obs_length)
+        obs = clip(message, self.max_obs_length)
         info = self._info(action_valid=False, message=obs)
         return obs, float(self.invalid_action_reward), self._done, False, info
 

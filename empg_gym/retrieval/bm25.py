@@ -2,7 +2,8 @@
 
 Scoring is Lucene's BM25 (bm25s ``method="lucene"``) with pyserini's defaults k1=0.9, b=0.4. Tokens come
 from :func:`tokenize`: lower case, runs of letters and digits, Lucene's 33 English stop words dropped, Porter
-stems when PyStemmer is installed (an approximation of Lucene's ``EnglishAnalyzer``, which pyserini uses).
+stems (PyStemmer's when installed, else Lucene's Porter in pure Python); an approximation of Lucene's
+``EnglishAnalyzer``, which pyserini uses.
 As in Lucene only passages sharing a term with the query are returned, ties broken by corpus order.
 
 The index lives in ``<cache>/retrieval-bm25s-<corpus fingerprint>-<analyzer>/`` (see
@@ -35,6 +36,7 @@ ANALYZER_VERSION = "1"
 
 class _Stemmer:
     fn = None
+    kind = "nostem"
     loaded = False
 
     @classmethod
@@ -45,6 +47,12 @@ class _Stemmer:
                 import Stemmer
 
                 cls.fn = Stemmer.Stemmer("porter").stemWords
+                cls.kind = "porter"
+            else:  # no PyStemmer (bare install): Lucene's Porter stemmer in pure Python
+                from empg_gym.envs.webshop.porter import stem
+
+                cls.fn = lambda toks: [stem(t) for t in toks]
+                cls.kind = "lucene-porter"
         return cls.fn
 
 
@@ -61,7 +69,8 @@ def tokenize(text: str) -> list[str]:
 
 def analyzer_name() -> str:
     """A short name of the analyzer in use (part of the cache key)."""
-    return f"v{ANALYZER_VERSION}-{'porter' if _Stemmer.get() is not None else 'nostem'}"
+    _Stemmer.get()
+    return f"v{ANALYZER_VERSION}-{_Stemmer.kind}"
 
 
 class BM25sRetriever:

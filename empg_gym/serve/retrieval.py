@@ -4,8 +4,10 @@ Request (Search-R1 ``search_r1/search/retrieval_server.py``)::
 
     {"queries": ["q1", "q2"], "topk": 3, "return_scores": true}
 
-``topk`` defaults to 3 and ``return_scores`` to false, as there. A single ``"query": "q"`` (verl-agent's
-request shape) is read as a batch of one. Response::
+``topk`` defaults to 3 (also when it is 0) and ``return_scores`` to false, and ``"queries": []`` gives
+``{"result": []}``, as there. A single ``"query": "q"`` (verl-agent's request shape) is read as a batch of
+one.
+Response::
 
     {"result": [[{"document": {"id": "...", "contents": "\"Title\"\ntext"}, "score": 1.23}, ...], ...]}
 
@@ -126,15 +128,13 @@ def parse_request(body: Any, limits: Limits) -> tuple[list[str], int, bool]:
         raise RequestError('missing "queries" (a list of strings)')
     if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
         raise RequestError('"queries" must be a list of strings')
-    if not queries:
-        raise RequestError('"queries" is empty')
     if len(queries) > limits.max_queries:
         raise RequestError(f"too many queries: {len(queries)} > {limits.max_queries} per request")
     long = [i for i, q in enumerate(queries) if len(q) > limits.max_query_chars]
     if long:
         raise RequestError(f"query {long[0]} is longer than {limits.max_query_chars} characters")
     topk = body.get("topk", limits.default_topk)
-    if topk is None:
+    if topk is None or (type(topk) is int and topk == 0):  # Search-R1: `if not request.topk` -> default
         topk = limits.default_topk
     if isinstance(topk, bool) or not isinstance(topk, int):
         raise RequestError(f'"topk" must be an integer, got {topk!r}')
@@ -198,7 +198,7 @@ def create_app(retriever: Retriever, limits: Limits | None = None, n_passages: i
             return error(413, str(e))
         except RequestError as e:
             return error(400, str(e))
-        results = retriever.search(queries, topk)
+        results = retriever.search(queries, topk) if queries else []  # Search-R1: [] -> {"result": []}
         if with_scores:
             out = [[h.to_json(True) for h in hits] for hits in results]
         else:

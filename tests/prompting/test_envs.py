@@ -35,7 +35,7 @@ class FormatFollowingExpert:
             a = h.info["expert_action"]
             if isinstance(t, SearchR1Template):  # the expert already speaks in tags
                 text = f"<think>The expert would do this.</think>\n{a}"
-                want = a
+                want = text  # Search-R1's parsing passes the cut response on (the env parses it the same way)
             else:
                 assert all(f"'{x}'" in prompt for x in h.admissible_actions or ())
                 text = f"<think>The expert would do this.</think>\n<action>{a}</action>"

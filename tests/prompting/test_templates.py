@@ -13,10 +13,13 @@ SEARCH = SearchR1Template(name="search_r1")
 
 
 def keydoor_history(n_turns: int) -> History:
-    turns = tuple(Turn(observation=f"obs {i}", action=f"go {d}") for i, d in
-                  zip(range(n_turns), ["north", "south", "east", "west", "north"], strict=False))
-    return History("empg/KeyDoor-v0", "open the door", turns, "You are in the red room.",
-                   ("go east", "take key"))
+    turns = tuple(
+        Turn(observation=f"obs {i}", action=f"go {d}")
+        for i, d in zip(range(n_turns), ["north", "south", "east", "west", "north"], strict=False)
+    )
+    return History(
+        "empg/KeyDoor-v0", "open the door", turns, "You are in the red room.", ("go east", "take key")
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,8 +32,12 @@ def keydoor_history(n_turns: int) -> History:
         ("<think>x</think> go east", "", False, "no <action>...</action> block"),
         ("<think>x</think><action>go east", "", False, "no <action>...</action> block"),
         ("<think>x</think><action> </action>", "", False, "empty <action> block"),
-        ("<think>x</think><action>go east</action><action>go west</action>", "go east", False,
-         "2 <action> blocks, expected one"),
+        (
+            "<think>x</think><action>go east</action><action>go west</action>",
+            "go east",
+            False,
+            "2 <action> blocks, expected one",
+        ),
         ("<think>向东</think><action>go east</action>", "go east", False, "CJK characters in the response"),
         ("<THINK>x</THINK><ACTION>go east</ACTION>", "go east", True, ""),
         ("", "", False, "no <action>...</action> block"),
@@ -71,8 +78,11 @@ def test_react_drops_history_block_when_too_long():
 @pytest.mark.parametrize(
     "text, action, valid",
     [
-        ("<think>need info</think>\n<search> capital of  France </search>",
-         "<search> capital of France </search>", True),
+        (
+            "<think>need info</think>\n<search> capital of  France </search>",
+            "<search> capital of France </search>",
+            True,
+        ),
         ("<think>ok</think><answer> Paris </answer>", "<answer> Paris </answer>", True),
         ("<search>a</search><answer>b</answer>", "<search> a </search>", True),  # cut after </search>
         ("<answer>Paris</answer> then <search>x</search>", "<answer> Paris </answer>", False),  # both tags
@@ -81,7 +91,31 @@ def test_react_drops_history_block_when_too_long():
         ("I think it is Paris", "", False),
     ],
 )
-def test_search_r1_projection(text, action, valid):
+def test_search_r1_strict_projection(text, action, valid):
+    p = SearchR1Template(name="s", parsing="strict").parse(text)
+    assert (p.action, p.format_valid) == (action, valid)
+
+
+@pytest.mark.parametrize(
+    "text, action, valid",
+    [
+        (
+            "<think>i</think>\n<search> capital of  France </search> junk",
+            "<think>i</think>\n<search> capital of  France </search>",
+            True,
+        ),
+        ("<search>a</search><answer>b</answer>", "<search>a</search>", True),  # cut after </search>
+        (
+            "<answer>Paris</answer> then <search>x</search>",
+            "<answer>Paris</answer> then <search>x</search>",
+            True,
+        ),
+        ("<search> </search>", "<search> </search>", True),  # Search-R1 executes an empty search
+        ("<Search>q</Search>", "", False),  # case-sensitive: no block
+        ("I think it is Paris", "", False),
+    ],
+)
+def test_search_r1_default_projection_is_search_r1s(text, action, valid):
     p = SEARCH.parse(text)
     assert (p.action, p.format_valid) == (action, valid)
 
@@ -89,13 +123,18 @@ def test_search_r1_projection(text, action, valid):
 def test_search_r1_bracket_format_and_prompt():
     bracket = SearchR1Template(name="s", action_format="bracket")
     assert bracket.parse("<search>q</search>").action == "search[q]"
-    h = History("empg/DeepSearch-v0", "who wrote Hamlet", (Turn(observation="who wrote Hamlet",
-                                                                 action="<search> hamlet author </search>"),),
-                "Doc 1 (Title: Hamlet) by Shakespeare")
+    h = History(
+        "empg/DeepSearch-v0",
+        "who wrote Hamlet",
+        (Turn(observation="who wrote Hamlet", action="<search> hamlet author </search>"),),
+        "Doc 1 (Title: Hamlet) by Shakespeare",
+    )
     text = SEARCH.user_message(h, 4)
     assert text.startswith("Answer the given question.") and "Question: who wrote Hamlet?" in text
-    assert "Step 1: <search> hamlet author </search>\n<information>Doc 1 (Title: Hamlet) by Shakespeare" \
-           "</information>" in text
+    assert (
+        "Step 1: <search> hamlet author </search>\n<information>Doc 1 (Title: Hamlet) by Shakespeare"
+        "</information>" in text
+    )
 
 
 def test_auto_picks_per_env():

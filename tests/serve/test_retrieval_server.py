@@ -84,9 +84,8 @@ def test_remote_retriever_matches_local(server, retriever):
         (b"[1, 2]", 400, "JSON object"),
         (b'{"topk": 3}', 400, "missing"),
         (b'{"queries": "abc"}', 400, "list of strings"),
-        (b'{"queries": []}', 400, "empty"),
         (b'{"queries": ["a", "b", "c", "d", "e"]}', 400, "too many queries"),
-        (b'{"queries": ["a"], "topk": 0}', 400, "topk"),
+        (b'{"queries": ["a"], "topk": -1}', 400, "topk"),
         (b'{"queries": ["a"], "topk": 6}', 400, "topk"),
         (b'{"queries": ["a"], "topk": "3"}', 400, "integer"),
         (b'{"queries": ["a"], "return_scores": "yes"}', 400, "return_scores"),
@@ -97,6 +96,16 @@ def test_bad_requests_get_json_errors(retriever, body, status, needle):
     app = create_app(retriever, Limits(max_queries=4, max_topk=5, max_body_bytes=2000))
     r = app.test_client().post("/retrieve", data=body, content_type="application/json")
     assert r.status_code == status and needle in r.get_json()["error"]
+
+
+def test_search_r1_fallbacks_topk_0_and_no_queries(retriever):
+    """As Search-R1's server: ``topk: 0`` means the default (3); ``queries: []`` is a 200 with []."""
+    c = create_app(retriever, Limits(max_topk=5, default_topk=3)).test_client()
+    r = c.post("/retrieve", json={"queries": ["Quell"], "topk": 0})
+    assert r.status_code == 200
+    assert r.get_json() == c.post("/retrieve", json={"queries": ["Quell"], "topk": 3}).get_json()
+    r = c.post("/retrieve", json={"queries": [], "topk": 3})
+    assert r.status_code == 200 and r.get_json() == {"result": []}
 
 
 def test_other_routes(retriever):

@@ -27,9 +27,7 @@ def data_status() -> str:
     n = _real_count(folder)
     if n:
         return f"real games from ALFWORLD_DATA={folder} ({n} eval games)"
-    return (
-        f"ALFWORLD_DATA={folder} has no json_2.1.1 eval games; playing generated games (see docs/alfworld.md)"
-    )
+    return f"ALFWORLD_DATA={folder} has no json_2.1.1 eval games: the env refuses to start (docs/alfworld.md)"
 
 
 def tw_data_status() -> str:

@@ -17,6 +17,7 @@ Reward: 1.0 on the step that wins (ALFWorld's ``score``; verl-agent scales it by
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -24,6 +25,7 @@ from empg_gym.envs.alfworld.expert import TaskParams, expert_action, task_params
 from empg_gym.envs.alfworld.pddl import TASK_TYPES, Game, load_game
 from empg_gym.envs.alfworld.world import NOTHING_HAPPENS, World
 from empg_gym.envs.base import InvalidAction, TextEnv, Transition
+from empg_gym.envs.provenance import check_int, provenance
 
 __all__ = ["DATA_ENV_VAR", "SPLITS", "ALFWorldEnv", "GameSet", "resolve_data_dir"]
 
@@ -89,16 +91,48 @@ class GameSet:
             )
         if source not in ("auto", "real", "generated"):
             raise ValueError(f"source must be 'auto', 'real' or 'generated', got {source!r}")
+        check_int("seed", seed, -(2**63), 2**63 - 1)
+        check_int("num_games", num_games, 1, none_ok=True)
+        check_int("cache_size", cache_size, 1, 100_000)
         self.split, self.seed = split, seed
+        self.num_games, self.task_types = num_games, sorted({str(t) for t in task_types or ()}) or None
         folder = resolve_data_dir(data_dir)
-        files = real_game_files(folder, split) if folder and source != "generated" else []
-        if source == "real" and not files:
+        where = f"data_dir={folder}" if data_dir is not None else f"${DATA_ENV_VAR}={folder}"
+        #: Why generated games are played although a data folder was given (None otherwise).
+        self.data_note: str | None = None
+        files: list[str] = []
+        if source == "real" and not folder:
             raise FileNotFoundError(
-                f"no real ALFWorld games for split {split!r}: set data_dir= or ${DATA_ENV_VAR} to a folder "
-                f"holding "
-                f"json_2.1.1/{SPLITS[split][0]}/.../game.tw-pddl (alfworld-download's layout); "
-                f"got {folder!r}. Use source='generated' for generated games."
+                f"source='real' needs the ALFWorld data folder: set data_dir= or ${DATA_ENV_VAR} to a folder "
+                f"holding json_2.1.1/{SPLITS[split][0]}/.../game.tw-pddl (alfworld-download's layout)"
             )
+        if folder and source != "generated":
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(
+                    f"ALFWorld data folder {folder} ({where}) does not exist. Point it at a folder holding "
+                    f"json_2.1.1/<split>/.../game.tw-pddl, or pass source='generated' for generated games."
+                )
+            files = real_game_files(folder, split)
+            if not files:
+                has_eval = any(real_game_files(folder, s) for s in ("valid_seen", "valid_unseen"))
+                if split == "train" and source == "auto" and has_eval:
+                    self.data_note = (
+                        f"{where} has no real train games (json_2.1.1/train is empty or absent), so "
+                        "split='train' plays GENERATED games; the eval splits play the real games"
+                    )
+                    warnings.warn(
+                        f"ALFWorld: {self.data_note}. Pass source='generated' to silence this, or add the "
+                        "train games to the data folder.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                else:
+                    raise FileNotFoundError(
+                        f"no real ALFWorld games for split {split!r} in {folder} ({where}): expected "
+                        f"json_2.1.1/{SPLITS[split][0]}/.../game.tw-pddl (alfworld-download's layout) or "
+                        f"{SPLITS[split][1] or 'a game list'}. Fix the path (data_dir= or "
+                        f"${DATA_ENV_VAR}), or pass source='generated' for generated games."
+                    )
         self.source = "real" if files else "generated"
         if self.source == "real":
             self.data_dir = folder
@@ -127,8 +161,30 @@ class GameSet:
         if num_games is not None:
             self.ids = self.ids[: int(num_games)]
             self.files = self.files[: int(num_games)] if self.files else []
+        if not self.ids:
+            raise ValueError(
+                f"no ALFWorld games left for split {split!r} with task_types={task_types!r}, "
+                f"num_games={num_games!r}"
+            )
         self._cache: OrderedDict[int, Game] = OrderedDict()
         self._cache_size = cache_size
+
+    def data_provenance(self) -> dict[str, Any]:
+        """Provenance (:mod:`empg_gym.envs.provenance`): real games' hashes, or the generator's parameters."""
+        params: dict[str, Any] = {
+            "split": self.split,
+            "num_games": len(self.ids),
+            "task_types": self.task_types,
+        }
+        if self.source == "real":
+            assert self.data_dir is not None
+            root = os.path.join(self.data_dir, "json_2.1.1")
+            files = {os.path.relpath(f, root): f for f in self.files}
+            return provenance("real", "alfworld", files, params)
+        params["seed"] = self.seed
+        if self.data_note:
+            params["data_note"] = self.data_note
+        return provenance("generated", "alfworld-generated", params=params)
 
     def _type_of(self, i: int) -> str:
         if self.source == "real":
@@ -196,6 +252,10 @@ class ALFWorldEnv(TextEnv):
         self.task_type = ""
         self.gamefile = ""
 
+    def data_provenance(self) -> dict[str, Any]:
+        """What the episodes come from: the real games' hashes, or the generator's parameters."""
+        return self.games.data_provenance()
+
     @property
     def data_source(self) -> str:
         """``"real"`` or ``"generated"``."""
@@ -235,10 +295,19 @@ class ALFWorldEnv(TextEnv):
     def _admissible_actions(self) -> list[str] | None:
         return self.world.admissible() if self.world is not None else None
 
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
+        """One command; on the winning step ``info["admissible_actions"]`` is the list (as TextWorld)."""
+        was_done = self._done
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated and not was_done and self.world is not None:
+            info["admissible_actions"] = self.world.admissible()
+        return obs, reward, terminated, truncated, info
+
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         info = super()._info(action_valid=action_valid, **extra)
         info["task_type"] = self.task_type
         info["data_source"] = self.games.source
+        info["data_note"] = self.games.data_note
         info["gamefile"] = self.gamefile
         return info
 

@@ -107,6 +107,12 @@ class ALFWorldTWEnv(TextEnv):
         self.task_type = ""
         self.gamefile = ""
 
+    def data_provenance(self) -> dict[str, Any]:
+        """Same games as :class:`~empg_gym.envs.alfworld.env.ALFWorldEnv`; the engine is recorded too."""
+        prov = self.games.data_provenance()
+        prov["params"]["engine"] = "textworld"
+        return prov
+
     def _reset_task(self, options: dict[str, Any]) -> str:
         i = self._pick_index(options, self.games.ids)
         if self.games.source == "real":
@@ -143,11 +149,20 @@ class ALFWorldTWEnv(TextEnv):
     def _admissible_actions(self) -> list[str] | None:
         return list(self._adm)
 
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
+        """One command; on the winning step ``info["admissible_actions"]`` is TextWorld's list."""
+        was_done = self._done
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated and not was_done:
+            info["admissible_actions"] = list(self._adm)
+        return obs, reward, terminated, truncated, info
+
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         info = super()._info(action_valid=action_valid, **extra)
         info.update(
             task_type=self.task_type,
             data_source=self.games.source,
+            data_note=self.games.data_note,
             gamefile=self.gamefile,
             engine="textworld",
         )

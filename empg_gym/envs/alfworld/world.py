@@ -158,6 +158,9 @@ class World:
         self.toggled: set[str] = set(self._init_flags["istoggled"])
         self.on: set[str] = set(self._init_flags["ison"])
         self.sliced: set[str] = set(self._init_flags["issliced"])
+        #: TextWorld's ``not_inreceptacle(o, r)`` facts: taking ``o`` from ``r`` adds one, moving ``o`` into
+        #: ``r`` removes it (no such fact exists in an initial state).
+        self.not_in: dict[tuple[str, str], None] = {}
         self._cmds: dict[str, tuple] | None = None
         self._won: bool | None = None
         self._index_contents()
@@ -240,13 +243,22 @@ class World:
 
         As TextWorld renders it: the ``look`` command binds the grammar's location to the agent's, so in the
         middle of the room (no receptacle there) it lists nothing, while the intro (rendered unbound)
-        lists every receptacle; "Next to it" lists nothing, since no ``not_inreceptacle`` fact ever exists.
+        lists every receptacle. "Next to it" lists each object at this location with a
+        ``not_inreceptacle(o, r)`` fact for a receptacle ``r`` here: an object taken from a receptacle here
+        and put into another one here (or back into another source). It is listed once per such ``r``, so an
+        object taken from two receptacles here appears twice.
         """
         here = self.loc_receps.get(self.loc)
         if here:
-            return f"You are facing the {join_list([self.n(r) for r in here])}. Next to it, you see nothing."
+            floor = join_list([f"a {self.n(o)}" for o, _ in self._next_to()])
+            return f"You are facing the {join_list([self.n(r) for r in here])}. Next to it, you see {floor}."
         items = [f"a {self.n(r)}" for r in self.receps if r in self.recep_loc] if intro else []
         return f"You are in the middle of a room. Looking quickly around you, you see {join_list(items)}."
+
+    def _next_to(self) -> list[tuple[str, str]]:
+        here = set(self.loc_receps.get(self.loc, ()))
+        pairs = [(o, r) for (o, r) in self.not_in if r in here and (o, self.loc) in self.obj_at]
+        return sorted(pairs, key=lambda p: (p[0].lower(), p[1].lower()))  # TextWorld's order: by PDDL ids
 
     def intro(self) -> str:
         """The first observation."""
@@ -375,6 +387,7 @@ class World:
         if kind == "take":
             o, r = act[1], act[2]
             self.in_recep.discard((o, r))
+            self.not_in[(o, r)] = None
             self.obj_at.discard((o, self.loc))
             self.held.append(o)
             self._index_contents()
@@ -382,6 +395,7 @@ class World:
         if kind == "move":
             o, r = act[1], act[2]
             self.in_recep.add((o, r))
+            self.not_in.pop((o, r), None)
             self.obj_at.add((o, self.loc))
             self.held.remove(o)
             self._index_contents()

@@ -15,6 +15,8 @@ def data_status() -> str:
     from empg_gym.envs.deepsearch.data import CORPUS_ENV_VAR, QUESTIONS_ENV_VAR
 
     q = os.environ.get(QUESTIONS_ENV_VAR)
+    if not q and os.environ.get(CORPUS_ENV_VAR):
+        return f"{CORPUS_ENV_VAR} is set but {QUESTIONS_ENV_VAR} is not: the env refuses to start (set both)"
     if not q:
         return (
             f"generated multi-hop world (no data needed); real data: set {QUESTIONS_ENV_VAR} "

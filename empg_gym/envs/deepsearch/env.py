@@ -39,13 +39,20 @@ from empg_gym.envs.deepsearch.data import CORPUS_ENV_VAR, QUESTIONS_ENV_VAR, QAR
 from empg_gym.envs.deepsearch.protocol import (
     INVALID_MESSAGE,
     Action,
+    cut_response,
     exact_match,
+    extract_solution,
     f1_score,
     format_information,
     parse_action,
+    search_r1_prompt,
 )
 from empg_gym.envs.deepsearch.world import Question, World, generate_world, make_questions
+from empg_gym.envs.provenance import check_choice, check_int, provenance
+from empg_gym.retrieval import RETRIEVERS
 
+#: Largest ``max_turns`` (the registered ``max_episode_steps`` of 64 must not cut an episode short).
+MAX_TURNS = 63
 #: Split sizes of the generated world.
 SPLIT_SIZES = {"train": 4000, "valid": 400, "test": 400}
 _WORLDS: dict[tuple, tuple[World, dict[str, list[Question]]]] = {}
@@ -91,7 +98,9 @@ class DeepSearchEnv(TextEnv):
         hops: Keep only generated questions with these hop counts (an int or a list; default all, 1-4).
         max_turns: Turns that may search (Search-R1's ``max_turns``); one more turn may only answer.
         topk: Passages per search.
-        retriever: ``bm25s`` (default), ``pyserini``, ``dense`` or ``remote``.
+        retriever: ``auto`` (default: ``bm25s`` when installed, else the numpy ``builtin`` BM25, so a bare
+            install works), ``builtin``, ``bm25s``, ``pyserini``, ``dense`` or ``remote``. The backend
+            used is ``info["retriever"]``.
         retriever_kwargs: Options of the retriever (e.g. ``{"url": ...}`` for remote, ``cache_dir``).
         questions: A real question file (FlashRAG / Search-R1 / IRCoT format); default
             ``$EMPG_DEEPSEARCH_QUESTIONS``, else the generated world.
@@ -100,6 +109,10 @@ class DeepSearchEnv(TextEnv):
         limit: Use only the first ``limit`` real questions.
         world_seed: Seed of the generated world.
         world_size: People in the generated world (passages ~ 1.65x).
+        answer_scoring: ``"search-r1"`` (default): the reward is the EM of Search-R1's scored answer, the
+            last ``<answer>`` block of the whole episode text (Search-R1's prompt, the responses after its
+            cut, the results), also when the episode is truncated; ``"executed"``: the EM of the answer that
+            ended the episode (0 when none did).
         render_mode: ``ansi`` or ``human``.
         max_obs_length: Observation cap in characters.
     """
@@ -111,7 +124,7 @@ class DeepSearchEnv(TextEnv):
         hops: int | Sequence[int] | None = None,
         max_turns: int = 4,
         topk: int = 3,
-        retriever: str = "bm25s",
+        retriever: str = "auto",
         retriever_kwargs: dict[str, Any] | None = None,
         questions: str | os.PathLike | None = None,
         corpus: str | os.PathLike | None = None,
@@ -119,27 +132,52 @@ class DeepSearchEnv(TextEnv):
         limit: int | None = None,
         world_seed: int = 0,
         world_size: int = 400,
+        answer_scoring: str = "search-r1",
         render_mode: str | None = None,
         max_obs_length: int = 1 << 14,
     ) -> None:
+        check_int("max_obs_length", max_obs_length, 256, 1 << 20)
         super().__init__(render_mode=render_mode, max_obs_length=max_obs_length)
-        if max_turns < 0:
-            raise ValueError(f"max_turns must be >= 0, got {max_turns}")
-        if not 1 <= topk <= 100:
-            raise ValueError(f"topk must be in [1, 100], got {topk}")
-        self.max_turns = int(max_turns)
-        self.topk = int(topk)
+        self.max_turns = check_int("max_turns", max_turns, 0, MAX_TURNS)
+        self.topk = check_int("topk", topk, 1, 100)
+        check_int("world_seed", world_seed, -(2**63), 2**63 - 1)
+        check_int("world_size", world_size, 100, 1_000_000)
+        check_int("limit", limit, 1, none_ok=True)
+        check_choice("retriever", retriever, RETRIEVERS)
+        self.answer_scoring = check_choice("answer_scoring", answer_scoring, ("search-r1", "executed"))
         rkw = dict(retriever_kwargs or {})
+        q_from = "questions=" if questions else f"${QUESTIONS_ENV_VAR}"
+        c_from = "corpus=" if corpus else f"${CORPUS_ENV_VAR}"
         questions = questions or os.environ.get(QUESTIONS_ENV_VAR) or None
+        corpus = corpus or os.environ.get(CORPUS_ENV_VAR) or None
+        if corpus is not None and questions is None:
+            raise ValueError(
+                f"a corpus was given ({c_from} {corpus}) but no questions: the generated world has its "
+                f"own passages, so the corpus would be ignored. Pass questions=<file> (or set "
+                f"${QUESTIONS_ENV_VAR}) to play real questions, or drop the corpus (unset "
+                f"${CORPUS_ENV_VAR}) for the generated world"
+            )
+        if questions is not None and not os.path.isfile(questions):
+            raise FileNotFoundError(f"question file {questions} ({q_from}) not found")
+        if corpus is not None and not os.path.isfile(corpus):
+            raise FileNotFoundError(f"corpus file {corpus} ({c_from}) not found")
         self.world: World | None = None
+        self._questions_path = None if questions is None else os.fspath(questions)
+        self._corpus_path = None if corpus is None else os.fspath(corpus)
+        self._prov_params: dict[str, Any] = {
+            "max_turns": self.max_turns,
+            "topk": self.topk,
+            "answer_scoring": self.answer_scoring,
+        }
         if questions is None:
-            if split not in SPLIT_SIZES:
-                raise ValueError(f"split must be one of {sorted(SPLIT_SIZES)}, got {split!r}")
+            check_choice("split", split, tuple(SPLIT_SIZES))
+            self._prov_params.update(split=split, world_seed=world_seed, world_size=world_size)
             world, splits = get_world(world_seed, world_size)
             self.world = world
             want = None if hops is None else ({hops} if isinstance(hops, int) else set(hops))
             if want is not None and not want <= {1, 2, 3, 4}:
-                raise ValueError(f"hops must be within 1..4, got {sorted(want)}")
+                raise ValueError(f"hops must be within 1..4, got {sorted(want, key=repr)}")
+            self._prov_params["hops"] = None if want is None else sorted(want)
             self.tasks = [
                 _Task(q.id, q.question, q.answers, "generated", q.hops, q.supporting_doc_ids, q)
                 for q in splits[split]
@@ -168,7 +206,7 @@ class DeepSearchEnv(TextEnv):
                 self.tasks.append(
                     _Task(tid, r.question, r.golden_answers, r.data_source, None, r.supporting_doc_ids)
                 )
-            corpus = corpus or os.environ.get(CORPUS_ENV_VAR) or None
+            self._prov_params.update(data_source=data_source, limit=limit)
             if corpus is None and retriever != "remote":
                 raise ValueError(
                     "real questions need a corpus: pass corpus=<Search-R1 corpus .jsonl> "
@@ -191,11 +229,38 @@ class DeepSearchEnv(TextEnv):
             raise ValueError(f"no questions for split={split!r} hops={hops!r}")
         self.task_ids = [t.id for t in self.tasks]
         self.retriever = get_retriever(retriever, corpus_key, corpus_fn, **rkw)
+        self._prov_params["retriever"] = self.retriever.name
+        if self.retriever.name in ("bm25s", "builtin"):
+            from empg_gym.retrieval.bm25 import analyzer_name
+
+            self._prov_params["analyzer"] = analyzer_name()
+        if self.retriever.name == "remote":
+            self._prov_params["url"] = str(getattr(self.retriever, "url", ""))
         self._t: _Task = self.tasks[0]
         self._turn = 0
         self._observations: list[str] = []
         self._episode_docs: list[str] = []
         self._last_titles: list[str] = []
+        self._text = ""  # the episode as Search-R1's reward reads it (prompt, cut responses, results)
+
+    def data_provenance(self) -> dict[str, Any]:
+        """What the episodes come from (see :mod:`empg_gym.envs.provenance`).
+
+        Generated world: its seed, size, split and hop filter; real data: the question file's and the
+        corpus's content hashes. Both: the retriever (and its analyzer), ``topk`` and ``max_turns``.
+        """
+        if self._questions_path is None:
+            return provenance("generated", "deepsearch-world", params=self._prov_params)
+        files = {f"questions/{os.path.basename(self._questions_path)}": self._questions_path}
+        if self._corpus_path is not None and self.retriever.name != "remote":
+            files[f"corpus/{os.path.basename(self._corpus_path)}"] = self._corpus_path
+        source = ",".join(sorted({t.data_source for t in self.tasks}))
+        return provenance("real", source, files, self._prov_params)
+
+    def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
+        info = super()._info(action_valid=action_valid, **extra)
+        info["retriever"] = self.retriever.name
+        return info
 
     # ------------------------------------------------------------------ TextEnv hooks
     def _reset_task(self, options: dict[str, Any]) -> str:
@@ -205,6 +270,7 @@ class DeepSearchEnv(TextEnv):
         self._observations = []
         self._episode_docs = []
         self._last_titles = []
+        self._text = search_r1_prompt(self._t.question)
         return self._t.question
 
     def _parse(self, action: str) -> Action:
@@ -213,16 +279,21 @@ class DeepSearchEnv(TextEnv):
             raise InvalidAction(INVALID_MESSAGE)
         return parsed
 
+    def _scored(self, executed: str | None) -> str | None:
+        """The answer the reward scores (see ``answer_scoring``)."""
+        return extract_solution(self._text) if self.answer_scoring == "search-r1" else executed
+
     def _transition(self, parsed: Action) -> Transition:
         if parsed.kind == "answer":
-            em = exact_match(parsed.content, self._t.golds)
+            scored = self._scored(parsed.content)
+            em = exact_match(scored, self._t.golds) if scored is not None else 0.0
             return Transition(
                 f"Your answer: {parsed.content}",
                 reward=em,
                 terminated=True,
                 won=em == 1.0,
                 score=em,
-                info=self._final(parsed.content, em),
+                info=self._final(scored, em, parsed.content),
             )
         if self._turn > self.max_turns:  # the answer-only turn: the search is not run (Search-R1)
             return Transition(f"No search results: the limit of {self.max_turns} searches is reached.")
@@ -254,24 +325,33 @@ class DeepSearchEnv(TextEnv):
         if self._done:
             return super().step(action)
         self._turn += 1
+        if isinstance(action, str):
+            self._text += cut_response(action)  # what Search-R1 keeps of the response
         obs, reward, terminated, truncated, info = super().step(action)
+        if not terminated:  # what Search-R1's loop appends after the response
+            self._text += f"\n\n{obs}\n\n" if info["action_valid"] else f"\n{obs}\n"
         last = self._turn >= self.max_turns + 1
         if last and not terminated:
             truncated = True
             self._done = True
-            info.update(self._final(None, 0.0))
+            scored = self._scored(None)
+            reward = exact_match(scored, self._t.golds) if scored is not None else 0.0
+            self._won, self._score = reward == 1.0, reward
+            info.update(self._final(scored, reward, None))
+            info.update(won=self._won, score=reward)
             info["admissible_actions"] = None
         info["turn"] = self._turn
         info["searches_left"] = max(0, self.max_turns - self._turn)
         return obs, reward, terminated, truncated, info
 
-    def _final(self, answer: str | None, em: float) -> dict[str, Any]:
+    def _final(self, answer: str | None, em: float, executed: str | None) -> dict[str, Any]:
         sup = self._t.supporting
         recall = (sum(d in self._episode_docs for d in sup) / len(sup)) if sup else None
         return {
             "em": em,
             "f1": f1_score(answer, self._t.golds) if answer is not None else 0.0,
             "answer": answer,
+            "executed_answer": executed,
             "golden_answers": list(self._t.golds),
             "data_source": self._t.data_source,
             "hops": self._t.hops,

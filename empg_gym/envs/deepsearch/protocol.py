@@ -7,6 +7,10 @@ invalid action and the agent is told :data:`INVALID_MESSAGE`.
 
 Results are shown as ``Doc {i}(Title: {first line}) {rest}`` lines inside ``<information>...</information>``.
 
+Reward: Search-R1 scores the *last* ``<answer>`` block of the whole sequence (prompt, responses, results;
+:func:`extract_solution`), which can differ from the answer that ended the episode (e.g. when an earlier
+response left an ``<answer>`` open, the last block spans turns).
+
 Metrics: :func:`normalize_answer` and :func:`exact_match` as Search-R1's ``qa_em.py`` (lower case, drop
 ``string.punctuation``, drop the articles a/an/the, collapse white space; a hit on any gold answer);
 :func:`f1_score` as FlashRAG's ``F1_Score`` (token multiset overlap after normalisation, max over golds; if
@@ -23,7 +27,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "INVALID_MESSAGE",
+    "SEARCH_R1_INSTRUCTION",
     "Action",
+    "cut_response",
+    "extract_solution",
+    "search_r1_prompt",
     "exact_match",
     "f1_score",
     "format_information",
@@ -38,7 +46,19 @@ INVALID_MESSAGE = (
     "Let me try again."
 )
 
+#: Search-R1's instruction (``scripts/data_process/nq_search.py``); it holds two ``<answer>`` blocks, which
+#: matter for :func:`extract_solution` on a whole Search-R1 sequence.
+SEARCH_R1_INSTRUCTION = (
+    "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you "
+    "get new information. After reasoning, if you find you lack some knowledge, you can call a search engine "
+    "by <search> query </search> and it will return the top searched results between <information> and "
+    "</information>. You can search as many times as your want. If you find no further external knowledge "
+    "needed, you can directly provide the answer inside <answer> and </answer>, without detailed "
+    "illustrations. For example, <answer> Beijing </answer>."
+)
+
 _ACTION = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+_ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _PUNCT = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SPECIAL = ("yes", "no", "noanswer")
@@ -84,6 +104,29 @@ def parse_action(text: str) -> Action | None:
     if m is None:
         return None
     return Action(m.group(1), m.group(2).strip())
+
+
+def search_r1_prompt(question: str) -> str:
+    """Search-R1's user prompt for ``question`` (``make_prefix``, template ``base``)."""
+    q = question.strip()
+    if q and not q.endswith("?"):
+        q += "?"
+    return f"{SEARCH_R1_INSTRUCTION} Question: {q}\n"
+
+
+def extract_solution(text: str) -> str | None:
+    """Search-R1's answer for the reward (``qa_em.py`` ``extract_solution``): the last ``<answer>`` block.
+
+    Over the whole sequence (prompt, responses, results); None when it holds at most one block (the
+    prompt's own examples count, so with Search-R1's prompt the last block of the episode is scored).
+
+    >>> extract_solution("<answer> a </answer> x <answer> b <search> q </search> </answer>")
+    'b <search> q </search>'
+    >>> extract_solution("<answer> only one </answer>") is None
+    True
+    """
+    matches = _ANSWER_BLOCK.findall(text)
+    return matches[-1].strip() if len(matches) > 1 else None
 
 
 def normalize_answer(s: str) -> str:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from empg_gym.envs.base import InvalidAction, TextEnv, Transition
+from empg_gym.envs.provenance import check_int, provenance
 
 _GUESS = re.compile(r"^\s*guess\s+(-?\d{1,12})\s*$", re.IGNORECASE)
 
@@ -34,14 +35,20 @@ class GuessNumberEnv(TextEnv):
     (1.0, True)
     """
 
+    #: Largest ``n``: one task per hidden number, so the task-id list grows with ``n``.
+    MAX_N = 100_000
+
     def __init__(self, n: int = 16, render_mode: str | None = None) -> None:
-        if n < 2:
-            raise ValueError(f"n must be >= 2, got {n}")
+        n = check_int("n", n, 2, self.MAX_N)
         super().__init__(render_mode=render_mode)
         self.n = n
         self._ids = tuple(f"guess{n}-{k}" for k in range(1, n + 1))
         self._target = 1
         self._lo, self._hi = 1, n
+
+    def data_provenance(self) -> dict[str, Any]:
+        """Built-in tasks: the hidden numbers ``1..n`` (see :mod:`empg_gym.envs.provenance`)."""
+        return provenance("builtin", "GuessNumber", params={"n": self.n})
 
     def _reset_task(self, options: dict[str, Any]) -> str:
         i = self._pick_index(options, self._ids)
@@ -62,7 +69,9 @@ class GuessNumberEnv(TextEnv):
 
     def _transition(self, k: int) -> Transition:
         if k == self._target:
-            return Transition(f"Correct! The number was {k}.", reward=1.0, terminated=True, won=True, score=1.0)
+            return Transition(
+                f"Correct! The number was {k}.", reward=1.0, terminated=True, won=True, score=1.0
+            )
         if k > self._target:
             self._hi = min(self._hi, k - 1)
             return Transition(f"Your guess {k} is too high. The number is lower.")

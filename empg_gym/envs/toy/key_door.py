@@ -17,9 +17,26 @@ from typing import Any
 import numpy as np
 
 from empg_gym.envs.base import InvalidAction, TextEnv, Transition
+from empg_gym.envs.provenance import check_int, provenance
 
-_COLOURS = ("red", "blue", "green", "yellow", "white", "black", "purple", "orange", "grey", "brown",
-            "pink", "gold", "silver", "teal", "olive", "navy")
+_COLOURS = (
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "white",
+    "black",
+    "purple",
+    "orange",
+    "grey",
+    "brown",
+    "pink",
+    "gold",
+    "silver",
+    "teal",
+    "olive",
+    "navy",
+)
 _MOVES = {"north": (-1, 0), "south": (1, 0), "west": (0, -1), "east": (0, 1)}
 
 
@@ -39,16 +56,21 @@ class KeyDoorEnv(TextEnv):
     (1.0, True)
     """
 
+    #: Largest ``num_tasks`` (layouts repeat long before: a 4x4 grid has 3,360 start/key/door layouts).
+    MAX_TASKS = 100_000
+
     def __init__(self, size: int = 3, num_tasks: int = 200, render_mode: str | None = None) -> None:
-        if not 2 <= size <= 4:
-            raise ValueError(f"size must be between 2 and 4, got {size}")
-        if num_tasks < 1:
-            raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
+        size = check_int("size", size, 2, 4)
+        num_tasks = check_int("num_tasks", num_tasks, 1, self.MAX_TASKS)
         super().__init__(render_mode=render_mode)
         self.size = size
         self._ids = tuple(f"keydoor{size}-{i}" for i in range(num_tasks))
         self._pos = self._key = self._door = (0, 0)
         self._has_key = False
+
+    def data_provenance(self) -> dict[str, Any]:
+        """Built-in tasks: layouts are a function of ``size`` and the task index."""
+        return provenance("builtin", "KeyDoor", params={"size": self.size, "num_tasks": len(self._ids)})
 
     # layout -----------------------------------------------------------------
     def _layout(self, i: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -105,7 +127,9 @@ class KeyDoorEnv(TextEnv):
         return Transition("You unlock the door with the key and open it. You win!", 1.0, True, True, 1.0)
 
     def _admissible_actions(self) -> list[str]:
-        acts = [f"go {d}" for d, (dr, dc) in _MOVES.items() if self._inside(self._pos[0] + dr, self._pos[1] + dc)]
+        acts = [
+            f"go {d}" for d, (dr, dc) in _MOVES.items() if self._inside(self._pos[0] + dr, self._pos[1] + dc)
+        ]
         if self._pos == self._key and not self._has_key:
             acts.append("take key")
         if self._pos == self._door:

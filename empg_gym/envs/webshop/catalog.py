@@ -248,6 +248,16 @@ def iter_json_list(path: Path, chunk_chars: int = 1 << 20) -> Iterator[Any]:
                 buf += more
 
 
+def real_data_files(folder: str | os.PathLike, size: str = "1k") -> dict[str, Path]:
+    """The real data files :func:`load_real_raw` reads from ``folder``: name -> path (found ones only)."""
+    out: dict[str, Path] = {}
+    for names in _FILES[size]:
+        path = _find(Path(folder), names, required=False, what="")
+        if path is not None:
+            out[path.name] = path
+    return out
+
+
 def load_real_raw(
     folder: Path, size: str = "1k", *, human_goals: bool = False
 ) -> tuple[Iterable[dict], dict | None, dict | None, list[str]]:

