@@ -8,9 +8,13 @@ agents are stateless.
 
 Bookkeeping, fixed so that results are reproducible and comparable:
 
-- Episode ``k = task_position * group_size + copy`` is reset with ``seed + k`` and ``options = tasks[task]``.
-- The ``group_size`` copies of a task share ``group_id`` = the task's position in ``tasks`` (the same task,
-  different sampling: what group estimators such as GRPO and EMPG need).
+- Episode ``k = task_position * group_size + copy`` is reset with ``seed + task_position`` and
+  ``options = tasks[task_position]``: every copy of a task gets the same reset seed, so the copies play the
+  same task even when the options leave the task to the seed (``{}``) and the env's own randomness is the
+  same for all of them. Only the agent's sampling differs between copies: what group estimators such as
+  GRPO and EMPG compare.
+- The ``group_size`` copies of a task share ``group_id`` = ``task_position`` = the task's position in
+  ``tasks`` (callers that renumber groups, such as the trainer's dynamic sampling, keep ``task_position``).
 - If the agent has a ``set_seed(seed)`` method (the sampling backends and :class:`RandomAgent` do), it is
   called once with ``seed`` before the first turn, so the same agent, env, tasks and seed give the same
   trajectories.
@@ -72,7 +76,7 @@ class _Live:
     """One live episode in a slot."""
 
     k: int  # episode index
-    group_id: int
+    position: int  # task position in `tasks`
     seed: int
     env: gym.Env
     observation: str
@@ -131,9 +135,10 @@ def collect(
         env_id: Gymnasium id, e.g. ``"empg/KeyDoor-v0"``.
         tasks: Reset options per task (``{"task_index": i}`` / ``{"task_id": ...}``), or an int ``n`` meaning
             ``task_index`` 0..n-1.
-        group_size: Episodes per task (G); copies of a task share ``group_id`` = the task's position.
-        seed: Episode ``k`` (in (task, copy) order) is reset with ``seed + k``; the agent's ``set_seed`` (if
-            any) gets ``seed``.
+        group_size: Episodes per task (G); copies of a task share ``group_id`` = ``task_position`` = the
+            task's position in ``tasks``.
+        seed: Every copy of the task at position ``p`` is reset with ``seed + p``; the agent's ``set_seed``
+            (if any) gets ``seed``.
         env_kwargs: Constructor kwargs for ``gym.make`` (e.g. ``{"split": "test"}``).
         max_steps: Episode step limit (overrides the registered ``max_episode_steps``); episodes cut off
             by it end with ``truncated=True``.
@@ -175,9 +180,10 @@ def collect(
             return False
         s = free.pop()
         env = envs[s]
-        ep_seed = seed + k
-        obs, info = env.reset(seed=ep_seed, options=dict(options[k // group_size]))
-        ep = _Live(k=k, group_id=k // group_size, seed=ep_seed, env=env, observation=obs, info=dict(info),
+        pos = k // group_size
+        ep_seed = seed + pos  # the same for every copy of the task: see the module docstring
+        obs, info = env.reset(seed=ep_seed, options=dict(options[pos]))
+        ep = _Live(k=k, position=pos, seed=ep_seed, env=env, observation=obs, info=dict(info),
                    task=str(info.get("task", "")), task_id=str(info.get("task_id", "")))
         slot_of[k] = s
         live.append(ep)
@@ -201,8 +207,8 @@ def collect(
                     still.append(ep)
                     continue
                 traj = Trajectory(env_id=env_id, task_id=ep.task_id, task=ep.task, turns=tuple(ep.turns),
-                                  group_id=ep.group_id, seed=ep.seed, won=bool(ep.info.get("won", False)),
-                                  score=float(ep.info.get("score", 0.0)))
+                                  group_id=ep.position, seed=ep.seed, won=bool(ep.info.get("won", False)),
+                                  score=float(ep.info.get("score", 0.0)), task_position=ep.position)
                 results[ep.k] = traj
                 free.append(slot_of.pop(ep.k))
                 bar.advance(traj)

@@ -97,6 +97,8 @@ class Trajectory:
         seed: The reset seed.
         won: The env's ``won`` at the end.
         score: The env's ``score`` at the end.
+        task_position: Position of the task in the ``tasks`` list the episode was played from
+            (:func:`empg_gym.rollout.collect`); unlike ``group_id`` it is never renumbered.
     """
 
     env_id: str
@@ -107,6 +109,7 @@ class Trajectory:
     seed: int | None = None
     won: bool = False
     score: float = 0.0
+    task_position: int = 0
 
     @property
     def total_reward(self) -> float:

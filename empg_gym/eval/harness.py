@@ -224,7 +224,7 @@ def evaluate(
             base = si * n
 
             def on_traj(traj, si=si, s=s, a=a) -> None:  # noqa: ANN001
-                pos = a + traj.group_id
+                pos = a + traj.task_position
                 k = si * n + pos
                 rec = episode_record(traj, episode=k, seed=s, task_position=pos)
                 old = done.get(k)
