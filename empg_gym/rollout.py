@@ -246,6 +246,7 @@ def _step(ep: _Live, h: History, sample: ActionSample) -> tuple[Turn, bool]:
         entropies=tuple(sample.entropies),
         action=action,
         format_valid=bool(sample.format_valid),
+        format_error=str(sample.format_error),
         action_valid=bool(info.get("action_valid", True)),
         reward=float(reward),
         terminated=bool(terminated),

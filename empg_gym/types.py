@@ -6,8 +6,10 @@
   log-probs, entropies), the action that was parsed from it, and what the env answered.
 - :class:`Trajectory` is one episode of turns; trajectories of the same task played G times share a
   ``group_id`` (group-based estimators: GRPO, RLOO, GiGPO, EMPG).
-- :class:`StepBatch` flattens trajectories to per-step arrays for the advantage estimators. ``terminated``
-  and ``truncated`` stay apart all the way here.
+- :class:`StepBatch` flattens trajectories to per-step arrays: the one per-step table of a training batch.
+  The advantage estimators read its numeric columns; the trainer's scoring pass reads its token columns, so
+  every per-step tensor the trainer makes is aligned with its rows by construction. ``terminated`` and
+  ``truncated`` stay apart all the way here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Turn:
         entropies: Per-token full-vocabulary entropies of the sampling distribution, if recorded.
         action: The env action parsed from ``response``.
         format_valid: Whether ``response`` followed the prompt's format (e.g. one ``<action>`` tag).
+        format_error: Why the format is invalid (the projection's ``error``; "" when valid).
         action_valid: The env's verdict (``info["action_valid"]``).
         reward: The env's reward for this step.
         terminated: The episode ended in the MDP at this step.
@@ -56,11 +59,17 @@ class Turn:
     terminated: bool = False
     truncated: bool = False
     info: Mapping[str, Any] = field(default_factory=dict)
+    format_error: str = ""
 
     @property
     def mean_entropy(self) -> float | None:
         """Mean token entropy of the response (EMPG's step entropy), or None if not recorded."""
-        return float(np.mean(self.entropies)) if self.entropies else None
+        return mean_entropy(self.entropies)
+
+
+def mean_entropy(entropies: Sequence[float]) -> float | None:
+    """Mean of per-token entropies (EMPG's step entropy), or None when none were recorded."""
+    return float(np.mean(entropies)) if len(entropies) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +143,8 @@ class StepBatch:
         entropy: ``[N]`` float, mean token entropy of each step (EMPG), or None.
         value: ``[N]`` float, critic value of each step's state (PPO/GAE), or None.
         anchor: ``[N]`` object, a hashable key of each step's state (GiGPO), or None.
+        prompt_ids: ``[N]`` object, each step's prompt token ids (a tuple of ints), or None.
+        response_ids: ``[N]`` object, each step's response token ids (a tuple of ints), or None.
     """
 
     traj_id: np.ndarray
@@ -145,10 +156,13 @@ class StepBatch:
     entropy: np.ndarray | None = None
     value: np.ndarray | None = None
     anchor: np.ndarray | None = None
+    prompt_ids: np.ndarray | None = None
+    response_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.traj_id)
-        for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor"):
+        for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor",
+                     "prompt_ids", "response_ids"):
             arr = getattr(self, name)
             if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
                 raise ValueError(f"StepBatch.{name} must have shape [{n}], got {np.shape(arr)}")
@@ -192,7 +206,19 @@ class StepBatch:
                 raise ValueError("with_entropy=True but some turns have no token entropies recorded")
             entropy = np.asarray(ents, dtype=np.float64)
         a = anchors if anchors is not None else [[turn.observation for turn in t.turns] for t in trajs]
-        anchor = np.empty(len(traj_id), dtype=object)
-        anchor[:] = [x for row in a for x in row]
+        anchor = _objects([x for row in a for x in row])
         value = None if values is None else np.asarray([x for row in values for x in row], dtype=np.float64)
-        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor)
+        prompt_ids = _objects([turn.prompt_token_ids for t in trajs for turn in t.turns])
+        response_ids = _objects([turn.token_ids for t in trajs for turn in t.turns])
+        if len(reward) != len(traj_id):
+            raise ValueError(f"StepBatch.from_trajectories: {len(reward)} rewards for {len(traj_id)} steps")
+        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor, prompt_ids,
+                   response_ids)
+
+
+def _objects(items: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array holding ``items`` as they are (numpy would otherwise stack equal-length tuples)."""
+    out = np.empty(len(items), dtype=object)
+    for i, x in enumerate(items):
+        out[i] = x
+    return out

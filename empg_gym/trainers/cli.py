@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
-    from empg_gym.trainers.pg import train
+    from empg_gym.trainers import train
 
     try:
         run = train(cfg)

