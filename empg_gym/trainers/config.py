@@ -310,12 +310,103 @@ def load_yaml(path: str | os.PathLike) -> TrainConfig:
     return from_dict(data)
 
 
+#: The ``--config`` flag and the dict-field syntax, as ``empg-train --help`` shows them.
+CLI_DESCRIPTION = """Train a policy (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with --estimator gae).
+
+  --config PATH                 a YAML file of the fields below (shipped ones: baselines/*.yaml); the other
+                                flags override it, e.g. --config baselines/keydoor_empg_tiny.yaml --lr 1e-5
+  --estimator-kwargs.NAME VALUE one key of a dict field (also --env-kwargs.NAME; nested keys with more dots,
+                                e.g. --estimator-kwargs.base-kwargs.scale-std False); VALUE is read as YAML
+                                (False, 0.1, "text", {a: 1}); dashes in NAME become underscores.
+                                --estimator naming another estimator than the file's drops the file's
+                                estimator_kwargs (they belong to the file's estimator)
+"""
+
+#: Dict fields that take ``--<field>.<key> VALUE`` overrides.
+DICT_FIELDS = ("estimator_kwargs", "env_kwargs")
+
+
+def split_dict_overrides(argv: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Take ``--<dict field>.<key>[.<key>...] VALUE`` (or ``=VALUE``) out of ``argv``.
+
+    Returns:
+        The remaining arguments and, per dict field, the nested mapping of overrides (values parsed as YAML).
+
+    Raises:
+        ValueError: A dict override without a value, or with a value that is not valid YAML.
+    """
+    rest: list[str] = []
+    out: dict[str, dict[str, Any]] = {}
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        head = a[2:].split("=", 1)[0].replace("-", "_") if a.startswith("--") else ""
+        field_name, _, path = head.partition(".")
+        if field_name not in DICT_FIELDS or not path:
+            rest.append(a)
+            i += 1
+            continue
+        if "=" in a:
+            raw = a.split("=", 1)[1]
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                raise ValueError(f"{a} needs a value, e.g. {a} 0.1")
+            raw = args[i + 1]
+            i += 2
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ValueError(f"{a}: value {raw!r} is not valid YAML ({e})") from None
+        node = out.setdefault(field_name, {})
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+    return rest, out
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def _flag_value(args: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag`` (``--flag V`` or ``--flag=V``) in ``args``, the last one winning, or None."""
+    value = None
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
 def load_config(path: str | os.PathLike | None, argv: Sequence[str] = ()) -> TrainConfig:
-    """A YAML file (or the defaults) with ``--field value`` overrides applied (tyro)."""
+    """A YAML file (or the defaults) with ``--field value`` and ``--dict-field.key value`` overrides applied.
+
+    Scalar fields go through tyro (``--help`` lists them with their docstrings); dict fields
+    (:data:`DICT_FIELDS`) take one key per flag, merged into the file's mapping (see :data:`CLI_DESCRIPTION`).
+    ``--estimator`` naming another estimator than the file's drops the file's ``estimator_kwargs`` (they are
+    hyperparameters of the file's estimator); ``--estimator-kwargs.*`` flags then set the new one's.
+    """
     import tyro
 
+    rest, dicts = split_dict_overrides(argv)
     default = load_yaml(path) if path is not None else TrainConfig()
-    return tyro.cli(TrainConfig, default=default, args=list(argv), prog="empg-train")
+    estimator = _flag_value(rest, "--estimator")
+    if dicts or (estimator is not None and estimator != default.estimator):
+        d = default.to_dict()
+        if estimator is not None and estimator != default.estimator:
+            # the file's hyperparameters belong to its estimator: another estimator starts from its defaults
+            d["estimator"], d["estimator_kwargs"] = estimator, {}
+        for name, over in dicts.items():
+            d[name] = _merge(d[name], over)
+        default = from_dict(d)
+    return tyro.cli(TrainConfig, default=default, args=rest, prog="empg-train", description=CLI_DESCRIPTION)
 
 
 def save_yaml(cfg: TrainConfig, path: str | os.PathLike) -> None:
