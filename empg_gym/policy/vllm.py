@@ -1,8 +1,9 @@
 """The ``vllm`` backend: fast batched generation on a GPU (extra ``vllm``; imported only when used).
 
 Same interface as :class:`~empg_gym.policy.hf.TransformersAgent` and the same prompt path
-(:func:`empg_gym.prompting.render_prompt`, including ``extra.response_prefix``), one ``LLM.generate`` call serves the whole batch, and the sampled token
-ids and their log-probs come back. Stop strings are kept in the output (``include_stop_str_in_output``).
+(:func:`empg_gym.prompting.render_prompt`, including ``extra.response_prefix``); one ``LLM.generate`` call serves
+the whole batch, and the sampled token ids and their log-probs come back. Stop strings are kept in the output
+(``include_stop_str_in_output``).
 Token entropies are not recorded: vLLM returns log-probs of the top tokens only, not the full distribution;
 the trainer's scoring pass recomputes exact entropies from the model (``empg_gym.trainers.scoring``).
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from empg_gym.types import History
-
 from empg_gym.prompting.templates import (
     Projection,
     PromptTemplate,
@@ -33,6 +31,7 @@ from empg_gym.prompting.templates import (
     SearchR1Template,
     has_cjk,
 )
+from empg_gym.types import History
 
 __all__ = [
     "AUTO",

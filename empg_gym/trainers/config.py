@@ -34,7 +34,6 @@ from empg_gym._io import write_text_atomic
 from empg_gym.policy import DEFAULT_SAMPLING, AgentSpec, check_device_dtype
 
 
-
 @dataclass(frozen=True)
 class TrainConfig:
     """A policy-gradient training run (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with ``estimator: gae``)."""

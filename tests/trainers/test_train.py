@@ -11,8 +11,8 @@ pytest.importorskip("empg_gym.policy.hf")
 
 from safetensors.torch import load_file  # noqa: E402
 
-from empg_gym.trainers.config import TrainConfig  # noqa: E402
 from empg_gym.trainers import train  # noqa: E402
+from empg_gym.trainers.config import TrainConfig  # noqa: E402
 from empg_gym.trainers.pg import PGTrainer  # noqa: E402
 
 FAST = dict(env_id="empg/KeyDoor-v0", env_kwargs={"size": 2, "num_tasks": 4}, task_pool=4, max_steps=2,
