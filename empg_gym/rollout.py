@@ -258,34 +258,23 @@ def _step(ep: _Live, h: History, sample: ActionSample) -> tuple[Turn, bool]:
 
 
 class _Progress:
-    """A rich progress bar over episodes (no-op when disabled)."""
+    """Episodes done and the running win rate, on the package's progress bar."""
 
     def __init__(self, total: int, label: str, *, enabled: bool) -> None:
-        self._p = None
+        from empg_gym._progress import ProgressBar
+
+        self._bar = ProgressBar(total, label, enabled=enabled)
         self.wins = 0
         self.done = 0
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                           console=Console(stderr=True), transient=False)
-        self._task = self._p.add_task(label, total=total, stats="")
-        self._p.start()
 
     def advance(self, traj: Trajectory) -> None:
         self.done += 1
         self.wins += traj.won
-        if self._p is not None:
-            self._p.advance(self._task)
+        self._bar.advance()
 
     def turn(self, n_live: int) -> None:
-        if self._p is not None:
-            rate = self.wins / self.done if self.done else 0.0
-            self._p.update(self._task, stats=f"live {n_live} | won {rate:.0%}")
+        rate = self.wins / self.done if self.done else 0.0
+        self._bar.status(f"live {n_live} | won {rate:.0%}")
 
     def close(self) -> None:
-        if self._p is not None:
-            self._p.stop()
+        self._bar.close()

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from empg_gym._cache import cache_root
+
 __all__ = [
     "RETRIEVERS",
     "Corpus",
@@ -170,13 +172,6 @@ def load_corpus(path: str | os.PathLike) -> Corpus:
                     raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
 
     return Corpus.from_rows(rows(), str(p))
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir``, else ``$EMPG_CACHE``, else ``~/.cache/empg_gym``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get("EMPG_CACHE") or Path.home() / ".cache" / "empg_gym").expanduser()
 
 
 def make_retriever(name: str, corpus: Corpus | str | os.PathLike | None = None, **kwargs: Any) -> Retriever:

@@ -448,12 +448,14 @@ class PGTrainer:
         Args:
             stop_after: Stop after this many iterations in total (tests: simulates a kill after a checkpoint).
         """
+        from empg_gym._progress import ProgressBar
         from empg_gym.trainers.checkpoint import append_metrics
 
         self.setup()
         cfg = self.cfg
         end = cfg.iterations if stop_after is None else min(cfg.iterations, stop_after)
-        bar = _Bar(cfg.iterations, self.start_iteration, enabled=cfg.progress)
+        bar = ProgressBar(cfg.iterations, "train", enabled=cfg.progress, completed=self.start_iteration)
+        nan = float("nan")
         try:
             for it in range(self.start_iteration, end):
                 t0 = time.perf_counter()
@@ -465,7 +467,7 @@ class PGTrainer:
                     row["time_checkpoint"] = time.perf_counter() - ts
                 row["time_total"] = time.perf_counter() - t0
                 append_metrics(self.metrics_path, row)
-                bar.update(row)
+                bar.advance(status=f"success {row.get('success', nan):.2f} return {row.get('train_return', nan):.2f}")
         finally:
             bar.close()
         return self.run_dir
@@ -503,29 +505,3 @@ class _LoraSaver:
 
     def save_pretrained(self, path: str | os.PathLike, **kw: Any) -> None:
         self.model.save_pretrained(Path(path) / "adapter", **kw)
-
-
-class _Bar:
-    """A rich progress bar over iterations showing the latest success and return."""
-
-    def __init__(self, total: int, start: int, *, enabled: bool) -> None:
-        self._p = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[s]}"),
-                           TimeElapsedColumn())
-        self._t = self._p.add_task("train", total=total, completed=start, s="")
-        self._p.start()
-
-    def update(self, row: dict[str, Any]) -> None:
-        if self._p is not None:
-            nan = float("nan")
-            s = f"success {row.get('success', nan):.2f} return {row.get('train_return', nan):.2f}"
-            self._p.update(self._t, advance=1, s=s)
-
-    def close(self) -> None:
-        if self._p is not None:
-            self._p.stop()
