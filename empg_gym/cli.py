@@ -95,7 +95,7 @@ def envs_main(argv: Sequence[str] | None = None) -> int:
     for col in ("id", "max steps", "data"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["id"], str(r["max_episode_steps"]), r["data"])
+        t.add_row(str(r["id"]), str(r["max_episode_steps"]), str(r["data"]))
     Console().print(t)
     return 0
 

@@ -158,8 +158,8 @@ def pad_rows(rows: Sequence[torch.Tensor | None], width: int) -> torch.Tensor:
 
 def score_rows(
     model: torch.nn.Module,
-    prompt_ids: Sequence[Sequence[int]],
-    response_ids: Sequence[Sequence[int]],
+    prompt_ids: Sequence[Sequence[int]] | np.ndarray,
+    response_ids: Sequence[Sequence[int]] | np.ndarray,
     *,
     micro_batch_size: int = 8,
     temperature: float = 1.0,

@@ -100,7 +100,9 @@ class GameSet:
                 f"got {folder!r}. Use source='generated' for generated games."
             )
         self.source = "real" if files else "generated"
+        self.data_dir: str | None
         if self.source == "real":
+            assert folder is not None  # real games were found in it
             self.data_dir = folder
             self.files = files
             self.ids = [
