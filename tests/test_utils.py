@@ -32,3 +32,18 @@ def test_disabled_progress_bar_is_a_no_op():
         bar.advance(status="s")
         bar.status("t")
     bar.close()
+
+
+def test_jsonl_survives_a_torn_last_line(tmp_path):
+    from empg_gym._jsonl import JsonlAppender, append_jsonl, read_jsonl
+
+    p = tmp_path / "sub" / "x.jsonl"
+    assert read_jsonl(p) == []
+    append_jsonl(p, {"a": 1})
+    with p.open("a") as f:
+        f.write('{"a": 2, "b"')  # a writer killed mid-line
+    assert read_jsonl(p) == [{"a": 1}]
+    with JsonlAppender(p, sort_keys=True) as w:
+        w.write({"b": 1, "a": 3})
+    assert read_jsonl(p) == [{"a": 1}, {"a": 3, "b": 1}]
+    assert p.read_text().splitlines()[-1] == '{"a": 3, "b": 1}'

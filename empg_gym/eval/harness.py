@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from empg_gym._io import write_json_atomic
+from empg_gym._jsonl import JsonlAppender, read_jsonl
 from empg_gym.eval.entry import make_entry
 from empg_gym.eval.metrics import episode_record
 from empg_gym.eval.tasks import TaskList, get_task_list
@@ -76,23 +77,14 @@ def _read_run(path: Path) -> tuple[dict[str, Any] | None, dict[int, dict[str, An
     header: dict[str, Any] | None = None
     episodes: dict[int, dict[str, Any]] = {}
     batches: dict[str, float] = {}
-    if not path.exists():
-        return header, episodes, batches
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn line from a kill mid-write
-            if not isinstance(rec, dict):
-                continue
-            kind = rec.pop("type", None)
-            if kind == "header":
-                header = rec
-            elif kind == "episode":
-                episodes[int(rec["episode"])] = rec
-            elif kind == "batch":
-                batches[str(rec["batch"])] = float(rec.get("wall_time_s", 0.0))
+    for rec in read_jsonl(path):  # torn lines from a kill mid-write are skipped
+        kind = rec.pop("type", None)
+        if kind == "header":
+            header = rec
+        elif kind == "episode":
+            episodes[int(rec["episode"])] = rec
+        elif kind == "batch":
+            batches[str(rec["batch"])] = float(rec.get("wall_time_s", 0.0))
     return header, episodes, batches
 
 
@@ -100,24 +92,13 @@ class _RunFile:
     """Append-only JSONL writer that flushes every line (a kill loses at most a torn last line)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A torn last line must not glue onto the next record.
-        if path.exists() and path.stat().st_size:
-            with path.open("rb") as f:
-                f.seek(-1, os.SEEK_END)
-                torn = f.read(1) != b"\n"
-        else:
-            torn = False
-        self._f = path.open("a", encoding="utf-8")
-        if torn:
-            self._f.write("\n")
+        self._w = JsonlAppender(path, sort_keys=True)  # starts a fresh line after a torn one
 
     def write(self, kind: str, rec: Mapping[str, Any]) -> None:
-        self._f.write(json.dumps({"type": kind, **rec}, sort_keys=True) + "\n")
-        self._f.flush()
+        self._w.write({"type": kind, **rec})
 
     def close(self) -> None:
-        self._f.close()
+        self._w.close()
 
 
 def _resolve_agent(agent: Any, spec: Any) -> tuple[Any, str, dict[str, Any] | None, str | None]:

@@ -370,27 +370,19 @@ def _resolve_inside(root: Path, rel: str) -> Path:
 
 def show(root: str | os.PathLike, env_id: str | None = None) -> None:
     """Print the leaderboard tables in the terminal (rich); only ``env_id``'s when given."""
-    from rich.console import Console
-    from rich.table import Table
+    from empg_gym._table import print_table
 
-    console = Console()
-    if not console.is_terminal:  # piped or in CI: do not squeeze the tables into 80 columns
-        console = Console(width=200)
     for env, rows in load_rows(root).items():
         if env_id is not None and env != env_id:
             continue
         types = _types(rows)
-        t = Table(title=f"leaderboard: {env}", title_justify="left")
-        for col in ["agent", "success % [95% CI]", "score %", "steps", "invalid %", "episodes"]:
-            t.add_column(col, justify="left" if col == "agent" else "right")
-        for ty in types:
-            t.add_column(TYPE_LABELS.get(ty, ty), justify="right")
-        for r in rows:
-            t.add_row(r.label + (" (reported)" if r.reported else ""), _pct_ci(r, "success"),
-                      _pct(r.value("score")), _num(r.value("steps")), _pct(r.value("invalid_action_rate")),
-                      str(r.entry.get("episodes", "–")), *[_pct(r.value(ty, "per_type")) for ty in types],
-                      style="dim italic" if r.reported else None)
-        console.print(t)
+        cols = ["agent", "success % [95% CI]", "score %", "steps", "invalid %", "episodes",
+                *[TYPE_LABELS.get(ty, ty) for ty in types]]
+        cells = [(r.label + (" (reported)" if r.reported else ""), _pct_ci(r, "success"), _pct(r.value("score")),
+                  _num(r.value("steps")), _pct(r.value("invalid_action_rate")), r.entry.get("episodes", "–"),
+                  *[_pct(r.value(ty, "per_type")) for ty in types]) for r in rows]
+        print_table(f"leaderboard: {env}", cols, cells, right=cols[1:],
+                    styles=["dim italic" if r.reported else None for r in rows])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
