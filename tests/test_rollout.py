@@ -171,3 +171,22 @@ def test_env_kwargs_reach_the_env_and_agents_satisfy_the_protocol():
     assert [t.task_id for t in trajs] == ["guess4-1", "guess4-2", "guess4-3", "guess4-4"]
     assert all(t.won and len(t) <= 3 for t in trajs)
     assert isinstance(RandomAgent(), Agent) and isinstance(ExpertAgent(), Agent)
+
+
+def test_the_projection_error_reaches_the_turn():
+    from empg_gym.prompting import get_template
+
+    class Parsing:
+        def act(self, histories):
+            t = get_template("react")
+            out = []
+            for h in histories:
+                p = t.parse("no tags at all", h)
+                out.append(ActionSample(text="no tags at all", action=p.action, format_valid=p.format_valid,
+                                        format_error=p.error))
+            return out
+
+    (traj,) = collect(Parsing(), "empg/KeyDoor-v0", tasks=1, progress=False, max_steps=1)
+    turn = traj.turns[0]
+    assert not turn.format_valid and turn.format_error
+    assert turn.format_error == get_template("react").parse("no tags at all").error
