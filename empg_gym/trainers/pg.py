@@ -293,6 +293,13 @@ class PGTrainer:
         return ScoredBatch(old_logp=pol.logp, mask=pol.mask, ref_logp=ref, step_entropy=step_entropies(pol))
 
     # -------------------------------------------------------------------------------- estimator
+    def attach_scores(self, batch: StepBatch, scored: ScoredBatch) -> StepBatch:
+        """The table with the scoring pass's per-step columns filled in: ``entropy`` (and PPO's ``value``).
+
+        The one place where numbers computed from the model enter the estimator's input.
+        """
+        return dataclasses.replace(batch, entropy=scored.step_entropy, value=scored.values)
+
     def estimate(self, batch: StepBatch, scored: ScoredBatch) -> ScoredBatch:
         """``scored`` with per-step advantages from the configured estimator.
 
@@ -423,7 +430,7 @@ class PGTrainer:
         with torch.no_grad():
             scored = self.score(batch)
         t2 = time.perf_counter()
-        batch = dataclasses.replace(batch, entropy=scored.step_entropy, value=scored.values)
+        batch = self.attach_scores(batch, scored)
         scored = self.estimate(batch, scored)
         t3 = time.perf_counter()
         upd = self.update(it, batch, scored)
