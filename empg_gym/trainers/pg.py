@@ -124,11 +124,10 @@ class PGTrainer:
         """Build (or restore) the policy, reference policy and optimizer."""
         import torch
 
+        from empg_gym.policy.hf import resolve_device
         from empg_gym.trainers import checkpoint as ck
 
         cfg = self.cfg
-        from empg_gym.policy.hf import resolve_device
-
         if cfg.torch_threads > 0:
             torch.set_num_threads(cfg.torch_threads)
         self.device, self.dtype = resolve_device(cfg.device, cfg.dtype)
