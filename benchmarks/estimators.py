@@ -46,8 +46,10 @@ def make_batch(n_steps: int, seed: int = 0) -> StepBatch:
 
 
 CASES = [
-    ("grpo", {}), ("grpo", {"scale_std": False}), ("rloo", {}), ("reinforce_pp", {"gamma": 0.95}),
-    ("gigpo", {}), ("gae", {"gamma": 0.99, "lam": 0.95}), ("empg", {}), ("empg", {"final_norm": "mean_std"}),
+    ("grpo", {}), ("grpo", {"scale_std": False}), ("rloo", {}),
+    ("reinforce_pp", {"gamma": 0.95, "protocol": "trajectory"}), ("gigpo", {}),
+    ("gae", {"gamma": 0.99, "lam": 0.95, "protocol": "trajectory"}), ("empg", {}),
+    ("empg", {"final_norm": "mean_std"}),
 ]
 
 

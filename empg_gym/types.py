@@ -143,6 +143,12 @@ class StepBatch:
         entropy: ``[N]`` float, mean token entropy of each step (EMPG), or None.
         value: ``[N]`` float, critic value of each step's state (PPO/GAE), or None.
         anchor: ``[N]`` object, a hashable key of each step's state (GiGPO), or None.
+        penalty: ``[N]`` float, a penalty charged to each step (the trainer's invalid-action and overlong
+            penalties), or None. Kept apart from ``reward`` because protocols place it differently: under
+            ``verl-agent`` it lowers only the step's own row score, under ``trajectory`` it is part of the
+            step reward and so of every return containing the step.
+        n_tokens: ``[N]`` int, scored response tokens of each step, or None (= 1 each, all scored). Weights of
+            per-token whitening (``verl-agent``); a step with 0 has no entropy (EMPG leaves it out).
         prompt_ids: ``[N]`` object, each step's prompt token ids (a tuple of ints), or None.
         response_ids: ``[N]`` object, each step's response token ids (a tuple of ints), or None.
     """
@@ -156,13 +162,15 @@ class StepBatch:
     entropy: np.ndarray | None = None
     value: np.ndarray | None = None
     anchor: np.ndarray | None = None
+    penalty: np.ndarray | None = None
+    n_tokens: np.ndarray | None = None
     prompt_ids: np.ndarray | None = None
     response_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.traj_id)
         for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor",
-                     "prompt_ids", "response_ids"):
+                     "penalty", "n_tokens", "prompt_ids", "response_ids"):
             arr = getattr(self, name)
             if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
                 raise ValueError(f"StepBatch.{name} must have shape [{n}], got {np.shape(arr)}")
@@ -179,6 +187,8 @@ class StepBatch:
         with_entropy: bool = False,
         anchors: Sequence[Sequence[Any]] | None = None,
         values: Sequence[Sequence[float]] | None = None,
+        penalties: Sequence[Sequence[float]] | None = None,
+        n_tokens: Sequence[Sequence[int]] | None = None,
     ) -> StepBatch:
         """Flatten trajectories.
 
@@ -188,6 +198,8 @@ class StepBatch:
             with_entropy: Fill ``entropy`` from each turn's mean token entropy (all turns must have them).
             anchors: Per-step anchor keys (GiGPO); default: the observation text.
             values: Per-step critic values.
+            penalties: Per-step penalties (see the ``penalty`` attribute).
+            n_tokens: Per-step scored response token counts.
         """
         lens = [len(t) for t in trajs]
         if any(n == 0 for n in lens):
@@ -208,12 +220,14 @@ class StepBatch:
         a = anchors if anchors is not None else [[turn.observation for turn in t.turns] for t in trajs]
         anchor = _objects([x for row in a for x in row])
         value = None if values is None else np.asarray([x for row in values for x in row], dtype=np.float64)
+        penalty = None if penalties is None else np.asarray([x for row in penalties for x in row], np.float64)
+        ntok = None if n_tokens is None else np.asarray([x for row in n_tokens for x in row], dtype=np.int64)
         prompt_ids = _objects([turn.prompt_token_ids for t in trajs for turn in t.turns])
         response_ids = _objects([turn.token_ids for t in trajs for turn in t.turns])
         if len(reward) != len(traj_id):
             raise ValueError(f"StepBatch.from_trajectories: {len(reward)} rewards for {len(traj_id)} steps")
-        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor, prompt_ids,
-                   response_ids)
+        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor, penalty, ntok,
+                   prompt_ids, response_ids)
 
 
 def _objects(items: Sequence[Any]) -> np.ndarray:

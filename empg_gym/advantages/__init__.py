@@ -26,8 +26,13 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
-    "Estimator", "check_kwargs", "describe", "get", "list_estimators", "register", "signature_defaults",
+    "PROTOCOLS", "Estimator", "check_kwargs", "describe", "get", "list_estimators", "register",
+    "signature_defaults",
 ]
+
+#: Training protocols of the built-in estimators (``protocol=`` keyword; the first is the default):
+#: ``verl-agent`` (verl-agent's conventions) and ``trajectory``. See ``docs/estimators.md``.
+PROTOCOLS = ("verl-agent", "trajectory")
 
 #: ``fn(batch, **hyperparams) -> [N] advantages``.
 Estimator = Callable[..., np.ndarray]

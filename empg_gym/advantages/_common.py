@@ -1,12 +1,24 @@
-"""Vectorised helpers shared by the estimators: validation, per-trajectory and per-group reductions.
+"""Vectorised helpers shared by the estimators: validation, protocols, per-trajectory and per-group sums.
 
 All functions take flat per-step arrays (``[N]``) and never loop over steps in Python.
+
+Protocols (``docs/estimators.md`` has the full table). Every built-in estimator takes ``protocol``:
+
+- ``"verl-agent"`` (default): the conventions of verl-agent, the framework the EMPG and GiGPO papers ran
+  on. Each step is a *row* whose score is its episode's return minus the step's own penalty
+  (``StepBatch.penalty``); group statistics pool one score per row (``compute_mean_std_cross_steps``), so long
+  episodes weigh more; a group of one row keeps its raw score (mean 0, std 1); whitening is per token
+  (``StepBatch.n_tokens``) with ``rsqrt(unbiased var + 1e-8)``.
+- ``"trajectory"``: one score per trajectory, the penalty is part of the step reward (and so of every
+  return that contains the step), a group of one trajectory gets 0, whitening is per step with the biased
+  std + eps.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from empg_gym.advantages import PROTOCOLS
 from empg_gym.types import StepBatch
 
 
@@ -24,6 +36,84 @@ def finite(name: str, arr: np.ndarray | None, *, required_by: str = "") -> np.nd
             f"{a[bad[0]]!r}"
         )
     return a
+
+
+#: What a group of one member (one row under verl-agent, one trajectory otherwise) gets.
+SINGLETONS = ("raw", "zero")
+
+
+def check_protocol(protocol: str) -> str:
+    """``protocol`` if it is a known protocol, else a ``ValueError`` naming the known ones."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    return protocol
+
+
+def resolve_singleton(singleton: str | None, protocol: str) -> str:
+    """The one-member-group convention: ``singleton`` if given, else the protocol's (verl-agent: raw)."""
+    if singleton is None:
+        return "raw" if protocol == "verl-agent" else "zero"
+    if singleton not in SINGLETONS:
+        raise ValueError(f"singleton must be one of {SINGLETONS} or None (the protocol's), got {singleton!r}")
+    return singleton
+
+
+def penalties(batch: StepBatch) -> np.ndarray:
+    """``StepBatch.penalty`` as float64 ``[N]`` (zeros when None); rejects NaN/inf."""
+    if batch.penalty is None:
+        return np.zeros(len(batch))
+    return finite("penalty", batch.penalty)
+
+
+def protocol_rewards(batch: StepBatch, protocol: str) -> np.ndarray:
+    """The per-step rewards that enter returns.
+
+    ``reward - penalty`` under ``trajectory``; ``reward`` under ``verl-agent``, where the penalty lands on the
+    step's own row score instead (see :func:`row_scores`).
+    """
+    reward = check_batch(batch)
+    return reward - penalties(batch) if protocol == "trajectory" else reward
+
+
+def row_scores(batch: StepBatch) -> tuple[np.ndarray, np.ndarray]:
+    """verl-agent's step rows: ``(score [N], dense group index [N])``.
+
+    A row's score is its episode's return (sum of ``reward``, without penalties) minus the row's own
+    ``penalty``: the episode reward sits on every step row and the invalid-action penalty on the offending
+    row only.
+    """
+    tidx, ret, tg = trajectory_returns(batch)
+    return ret[tidx] - penalties(batch), tg[tidx]
+
+
+def token_weights(batch: StepBatch) -> np.ndarray:
+    """Per-step token counts ``[N]`` as float64 (``StepBatch.n_tokens``; ones when None)."""
+    if batch.n_tokens is None:
+        return np.ones(len(batch))
+    w = np.asarray(batch.n_tokens, dtype=np.float64)
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("StepBatch.n_tokens must be finite and >= 0")
+    return w
+
+
+def whiten(x: np.ndarray, batch: StepBatch, *, protocol: str, eps: float) -> np.ndarray:
+    """Normalise step advantages ``x [N]`` over the batch, as the protocol does.
+
+    ``verl-agent``: per token, as verl's ``masked_whiten``: every step counts ``n_tokens`` times;
+    ``(x - mean) / sqrt(var + eps)`` with the unbiased token variance (zeros when the batch has fewer than two
+    tokens). ``trajectory``: per step, ``(x - mean) / (std + eps)`` with the biased std.
+    """
+    if len(x) == 0:
+        return x
+    if protocol == "trajectory":
+        return (x - x.mean()) / (x.std() + eps)
+    w = token_weights(batch)
+    tot = w.sum()
+    if tot <= 1:  # no variance to speak of (verl raises here); nothing to learn from either
+        return np.zeros_like(x)
+    mean = float((w * x).sum() / tot)
+    var = float((w * (x - mean) ** 2).sum() / (tot - 1))
+    return (x - mean) / np.sqrt(var + eps)
 
 
 def check_batch(batch: StepBatch) -> np.ndarray:
@@ -63,14 +153,17 @@ def segment_std(
     return np.sqrt(np.where(denom > 0, sq / np.where(denom > 0, denom, 1.0), 0.0))
 
 
-def trajectory_returns(batch: StepBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Undiscounted trajectory returns.
+def trajectory_returns(
+    batch: StepBatch, reward: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undiscounted trajectory returns (of ``reward [N]``, default ``batch.reward``).
 
     Returns:
         ``(tidx [N], returns [T], traj_group [T])``: each step's dense trajectory index, each trajectory's
         sum of rewards, and each trajectory's dense group index.
     """
-    reward = check_batch(batch)
+    if reward is None:
+        reward = check_batch(batch)
     tidx, t = dense(batch.traj_id)
     ret = np.bincount(tidx, weights=reward, minlength=t)
     gidx, _ = dense(batch.group_id)

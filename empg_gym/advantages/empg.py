@@ -13,10 +13,15 @@ states it. For step :math:`t` of trajectory :math:`i` in batch :math:`B`:
 4. Future clarity :math:`f_{t+1}^i = e^{-k' \hat H_{t+1}^i}` (no normalisation); the last step of a
    trajectory gets no bonus (:math:`f = 0`).
 5. :math:`A^{mod}_t{}^i = g_t^i A_t^i + \zeta f_{t+1}^i`, with :math:`A` the base estimator's advantage
-   (GRPO by default: the group z-score of trajectory returns; DAPO likewise).
+   (GRPO by default; DAPO likewise), computed under the same ``protocol`` (default ``verl-agent``: group
+   statistics over one score per step row, the invalid-action penalty on the offending row only; see
+   ``docs/estimators.md``).
 6. Final normalisation (``final_norm``): ``"mean"`` (default, the released pseudocode)
    :math:`A = A^{mod} - \operatorname{mean}_B A^{mod}`; ``"mean_std"`` also divides by
    :math:`\operatorname{std}_B A^{mod} + \epsilon` (open point in the paper); ``"none"`` leaves it.
+
+Steps without scored tokens (``StepBatch.n_tokens == 0``) have no entropy: they are left out of the
+min, max and mean of step 2-3, get :math:`g = 1`, and give their predecessor no bonus (never entropy 0).
 
 Defaults :math:`k = k' = 1`, :math:`\zeta = 0.1`. Ablations: ``ablation="g_only"`` (:math:`\zeta = 0`),
 ``ablation="f_only"`` (:math:`k = 0`, so :math:`g = 1`). The step advantage applies to all of the step's
@@ -30,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from empg_gym.advantages import check_kwargs, get, register
-from empg_gym.advantages._common import finite, next_in_trajectory
+from empg_gym.advantages import check_kwargs, get, register, signature_defaults
+from empg_gym.advantages._common import check_protocol, finite, next_in_trajectory
 from empg_gym.types import StepBatch
 
 _FINAL_NORMS = ("mean", "mean_std", "none")
@@ -39,17 +44,23 @@ _ABLATIONS = ("none", "g_only", "f_only")
 
 
 def modulation(
-    entropy: np.ndarray, nxt: np.ndarray, has_next: np.ndarray, *, k: float, k_next: float, eps: float
+    entropy: np.ndarray, nxt: np.ndarray, has_next: np.ndarray, *, k: float, k_next: float, eps: float,
+    scored: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """EMPG's ``(g [N], f_next [N])`` from step entropies and each step's next-step index.
 
-    ``f_next`` is 0 where a step has no next step.
+    ``f_next`` is 0 where a step has no next step. ``scored [N]`` (bool, default all) marks the steps that
+    have an entropy: the others are left out of the min, max and mean, get ``g = 1`` and give no bonus.
     """
-    lo, hi = entropy.min(), entropy.max()
-    hn = (entropy - lo) / (hi - lo + eps)  # [N] in [0, 1)
+    if scored is None:
+        scored = np.ones(len(entropy), bool)
+    if not scored.any():
+        return np.ones(len(entropy)), np.zeros(len(entropy))
+    lo, hi = entropy[scored].min(), entropy[scored].max()
+    hn = np.where(scored, (entropy - lo) / (hi - lo + eps), 0.0)  # [N] in [0, 1)
     w = np.exp(-k * hn)
-    g = w / w.mean()
-    f_next = np.where(has_next, np.exp(-k_next * hn[nxt]), 0.0)
+    g = np.where(scored, w / w[scored].mean(), 1.0)
+    f_next = np.where(has_next & scored[nxt], np.exp(-k_next * hn[nxt]), 0.0)
     return g, f_next
 
 
@@ -65,6 +76,7 @@ def empg(
     final_norm: str = "mean",
     ablation: str = "none",
     eps: float = 1e-8,
+    protocol: str = "verl-agent",
 ) -> np.ndarray:
     """EMPG: re-weight the base estimator's advantages by step confidence, plus a future-clarity bonus.
 
@@ -78,6 +90,8 @@ def empg(
         final_norm: ``"mean"``, ``"mean_std"`` or ``"none"``.
         ablation: ``"none"``, ``"g_only"`` (zeta = 0) or ``"f_only"`` (k = 0).
         eps: Epsilon of the min-max and std normalisations.
+        protocol: ``"verl-agent"`` or ``"trajectory"``, passed on to the base estimator (unless
+            ``base_kwargs`` sets it, or the base takes no protocol).
 
     Returns:
         ``[N]`` step advantages.
@@ -94,14 +108,18 @@ def empg(
         zeta = 0.0
     elif ablation == "f_only":
         k = 0.0
+    check_protocol(protocol)
     entropy = finite("entropy", batch.entropy, required_by="empg")
     base_kwargs = dict(base_kwargs or {})
     check_kwargs(base, base_kwargs)
+    if "protocol" in signature_defaults(base):
+        base_kwargs.setdefault("protocol", protocol)
     adv = np.asarray(get(base)(batch, **base_kwargs), dtype=np.float64)  # [N]
     if len(batch) == 0:
         return adv
     nxt, has_next = next_in_trajectory(batch)
-    g, f_next = modulation(entropy, nxt, has_next, k=k, k_next=k_next, eps=eps)
+    scored = None if batch.n_tokens is None else np.asarray(batch.n_tokens) > 0
+    g, f_next = modulation(entropy, nxt, has_next, k=k, k_next=k_next, eps=eps, scored=scored)
     a_mod = g * adv + zeta * f_next
     if final_norm == "none":
         return a_mod

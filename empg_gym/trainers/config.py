@@ -87,6 +87,11 @@ class TrainConfig:
     estimator_kwargs: dict[str, Any] = field(default_factory=dict)
     """Hyperparameters of the estimator (checked against its signature). Set one on the command line with
     ``--estimator-kwargs.NAME VALUE`` (VALUE is read as YAML: ``False``, ``0.1``, ``{a: 1}``)."""
+    protocol: Literal["verl-agent", "trajectory"] = "verl-agent"
+    """Training protocol, passed to the estimator and used by the reward shaping: ``verl-agent`` (as the EMPG
+    and GiGPO papers ran: group statistics over one score per step row, invalid-action penalty on the
+    offending step's row only, verl's whitening and one-member groups) or ``trajectory`` (one score per
+    trajectory, penalties in the returns). See docs/estimators.md."""
 
     # --- rollout batch -------------------------------------------------------------------------------
     iterations: int = 150
@@ -106,7 +111,8 @@ class TrainConfig:
     success_reward: float = 0.0
     """Added on the last step of a won episode (verl-agent: 10 with env_reward_scale 0)."""
     invalid_penalty: float = 0.0
-    """Subtracted on every step whose response had a format error or an invalid action (verl-agent: 0.1)."""
+    """Charged to every step whose response had a format error or an invalid action (verl-agent: 0.1); where
+    it lands depends on ``protocol`` (verl-agent: the step's own row score; trajectory: the step reward)."""
     overlong_buffer: int = 0
     """DAPO soft overlong punishment: responses longer than max_new_tokens - buffer lose reward linearly."""
     overlong_penalty: float = 1.0
@@ -178,6 +184,16 @@ class TrainConfig:
             self.agent_spec()  # the model spelling, prompt template and sampling, as an agent spec checks them
         except ValueError as e:
             errors.append(str(e))
+        need(self.protocol in advantages.PROTOCOLS,
+             f"protocol must be one of {list(advantages.PROTOCOLS)}, got {self.protocol!r}")
+        nested = self.estimator_kwargs.get("base_kwargs") or {}
+        nested = nested if isinstance(nested, Mapping) else {}
+        need("protocol" not in self.estimator_kwargs and "protocol" not in nested,
+             "estimator_kwargs must not set 'protocol': set the top-level `protocol` field instead")
+        if not errors:
+            err = _estimator_dry_run(self.estimator, self.estimator_call_kwargs())
+            need(err is None, f"estimator {self.estimator!r} with estimator_kwargs "
+                              f"{dict(self.estimator_kwargs)} under protocol {self.protocol!r}: {err}")
         need(self.iterations >= 1, "iterations must be >= 1")
         need(self.groups_per_batch >= 1, "groups_per_batch must be >= 1")
         need(self.group_size >= 1, "group_size must be >= 1")
@@ -226,6 +242,13 @@ class TrainConfig:
                          history_length=self.history_length, name=Path(self.output_dir).name, seed=self.seed,
                          device=self.device, dtype=self.dtype, logprobs=False)
 
+    def estimator_call_kwargs(self) -> dict[str, Any]:
+        """The estimator's kwargs: ``estimator_kwargs`` and ``protocol`` (if the estimator takes it)."""
+        kw = dict(self.estimator_kwargs)
+        if "protocol" in advantages.signature_defaults(self.estimator):
+            kw["protocol"] = self.protocol
+        return kw
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-YAML-able dict (tuples as lists)."""
         def plain(v: Any) -> Any:
@@ -269,6 +292,27 @@ def _env_errors(env_id: str) -> list[str]:
         known = sorted(k for k in gym.registry if k.startswith("empg/"))
         return [f"env_id {env_id!r} is not a registered env (known: {', '.join(known)})"]
     return []
+
+
+def _estimator_dry_run(name: str, kwargs: dict[str, Any]) -> str | None:
+    """Call the estimator on an empty batch so that bad hyperparameter values fail at config time.
+
+    Returns the estimator's ``ValueError`` message, or None if it accepted the hyperparameters.
+    """
+    import numpy as np
+
+    from empg_gym.types import StepBatch
+
+    z = np.zeros(0)
+    i = np.zeros(0, np.int64)
+    f = np.zeros(0, bool)
+    empty = StepBatch(i, i, i, z, f, f, entropy=z, value=z, anchor=np.zeros(0, dtype=object), penalty=z,
+                      n_tokens=i)
+    try:
+        advantages.get(name)(empty, **kwargs)
+    except (ValueError, TypeError, KeyError) as e:
+        return str(e).strip("'\"")
+    return None
 
 
 def from_dict(d: Mapping[str, Any]) -> TrainConfig:

@@ -4,16 +4,19 @@ One iteration, top to bottom:
 
 1. **Rollout**: draw ``groups_per_batch`` tasks from the training pool, play each ``group_size`` times with
    the current policy (:func:`empg_gym.rollout.collect`, one batched generate per turn).
-2. **Rewards**: shape the env rewards for training (:func:`shaped_rewards`: scale, success bonus,
-   invalid-format penalty, DAPO's overlong penalty). With ``dynamic_sampling`` (DAPO), groups whose returns
-   are all equal are dropped and more tasks are rolled out to refill the batch.
+2. **Rewards**: shape the env rewards for training (:func:`shaped_rewards`: scale, success bonus;
+   :func:`step_penalties`: invalid-format penalty, DAPO's overlong penalty, placed as ``cfg.protocol``
+   says). With ``dynamic_sampling`` (DAPO), groups whose returns are all equal are dropped and more tasks
+   are rolled out to refill the batch.
 3. **Table**: the trajectories are flattened once into a :class:`~empg_gym.types.StepBatch` (one row per
-   step: rewards, anchors, prompt and response token ids); every later array is aligned with its rows.
+   step: rewards, penalties, anchors, prompt and response token ids); every later array is aligned with its
+   rows.
 4. **Scoring**: one forward pass of the rollout policy over every row gives the old log-probs and exact
    full-vocabulary token entropies (:mod:`.scoring`); the reference policy's log-probs when ``kl_coef > 0``.
    They form a :class:`~empg_gym.trainers.scoring.ScoredBatch` (``[N, R]`` tensors, ``[N]`` arrays).
-5. **Estimator**: ``advantages.get(cfg.estimator)(batch, **cfg.estimator_kwargs)`` -> one advantage per row,
-   stored in the ScoredBatch (PPO adds its value targets there too).
+5. **Estimator**: ``advantages.get(cfg.estimator)(batch, **cfg.estimator_call_kwargs())`` (the estimator's
+   kwargs plus ``protocol``) -> one advantage per row, stored in the ScoredBatch (PPO adds its value targets
+   there too).
 6. **Update**: ``ppo_epochs`` passes of shuffled minibatches of rows (``minibatch_size`` steps, accumulated over
    micro-batches of ``micro_batch_size``), the clipped surrogate of :mod:`.loss`, gradient clipping, AdamW.
 7. **Log and save**: a metrics row (JSONL) per iteration; a checkpoint every ``save_every`` iterations.
@@ -61,26 +64,50 @@ def iteration_seed(seed: int, iteration: int, salt: int = 0) -> int:
 def shaped_rewards(trajs: Sequence[Trajectory], cfg: TrainConfig) -> list[list[float]]:
     """Per-step training rewards of each trajectory.
 
-    ``r = env_reward_scale * r_env + success_reward * [won and last step] - invalid_penalty * [invalid]
-    + overlong``, where a step is invalid if its response broke the format or the env rejected its action,
-    and ``overlong`` is DAPO's soft punishment: 0 up to ``max_new_tokens - overlong_buffer`` response tokens,
-    then falling linearly to ``-overlong_penalty`` at ``max_new_tokens`` (only when ``overlong_buffer > 0``).
+    ``r = env_reward_scale * r_env + success_reward * [won and last step]``; under ``protocol: trajectory``
+    minus the step's penalty (:func:`step_penalties`) as well, so that penalties enter the returns. Under
+    ``verl-agent`` the penalties stay apart (``StepBatch.penalty``, see :meth:`PGTrainer.step_batch`): the
+    estimators charge each to its own step row only, and the returns here (the dynamic-sampling filter, the
+    ``train_return`` metric) are the episode rewards, as in verl-agent.
     """
+    pens = step_penalties(trajs, cfg) if cfg.protocol == "trajectory" else None
     out = []
-    lmax, buf = cfg.max_new_tokens, cfg.overlong_buffer
-    for t in trajs:
+    for i, t in enumerate(trajs):
         row = []
         for j, turn in enumerate(t.turns):
             r = cfg.env_reward_scale * turn.reward
             if cfg.success_reward and t.won and j == len(t.turns) - 1:
                 r += cfg.success_reward
+            if pens is not None:
+                r -= pens[i][j]
+            row.append(float(r))
+        out.append(row)
+    return out
+
+
+def step_penalties(trajs: Sequence[Trajectory], cfg: TrainConfig) -> list[list[float]]:
+    """Per-step penalties (>= 0) of each trajectory.
+
+    ``invalid_penalty * [invalid] + overlong``, where a step is invalid if its response broke the format or
+    the env rejected its action, and ``overlong`` is DAPO's soft punishment: 0 up to
+    ``max_new_tokens - overlong_buffer`` response tokens, then rising linearly to ``overlong_penalty`` at
+    ``max_new_tokens`` (only when ``overlong_buffer > 0``). Both are properties of one response, so under
+    ``verl-agent`` they land on that response's row (as verl-agent's invalid-action penalty and verl's DAPO
+    overlong reward do).
+    """
+    lmax, buf = cfg.max_new_tokens, cfg.overlong_buffer
+    out = []
+    for t in trajs:
+        row = []
+        for turn in t.turns:
+            p = 0.0
             if not (turn.format_valid and turn.action_valid):
-                r -= cfg.invalid_penalty
+                p += cfg.invalid_penalty
             if buf > 0:
                 n = len(turn.token_ids)
                 if n > lmax - buf:
-                    r += max(-1.0, ((lmax - buf) - n) / buf) * cfg.overlong_penalty
-            row.append(float(r))
+                    p += min(1.0, (n - (lmax - buf)) / buf) * cfg.overlong_penalty
+            row.append(float(p))
         out.append(row)
     return out
 
@@ -268,11 +295,12 @@ class PGTrainer:
 
     # ---------------------------------------------------------------------------------- scoring
     def step_batch(self, trajs: Sequence[Trajectory], rewards: Sequence[Sequence[float]]) -> StepBatch:
-        """The batch's one per-step table: shaped rewards, observation anchors and token ids of every step.
+        """The batch's one per-step table: rewards, penalties (verl-agent), anchors and token ids of every step.
 
         Everything computed later (scores, entropies, values, advantages) is aligned with its rows.
         """
-        return StepBatch.from_trajectories(trajs, rewards=rewards)
+        pens = step_penalties(trajs, self.cfg) if self.cfg.protocol == "verl-agent" else None
+        return StepBatch.from_trajectories(trajs, rewards=rewards, penalties=pens)
 
     def score(self, batch: StepBatch) -> ScoredBatch:
         """Old (and reference) log-probs and exact entropies of every step's response, under ``self.model``.
@@ -293,19 +321,21 @@ class PGTrainer:
 
     # -------------------------------------------------------------------------------- estimator
     def attach_scores(self, batch: StepBatch, scored: ScoredBatch) -> StepBatch:
-        """The table with the scoring pass's per-step columns filled in: ``entropy`` (and PPO's ``value``).
+        """The table with the scoring pass's columns filled in: ``entropy``, ``n_tokens`` (PPO: ``value``).
 
-        The one place where numbers computed from the model enter the estimator's input.
+        The one place where numbers computed from the model enter the estimator's input. A step the scoring
+        pass skipped (no prompt or no response tokens) gets ``n_tokens`` 0: it has no entropy (EMPG leaves it
+        out of its statistics) and no weight in per-token whitening.
         """
-        return dataclasses.replace(batch, entropy=scored.step_entropy, value=scored.values)
+        n_tokens = scored.mask.sum(-1).numpy().round().astype(np.int64)
+        return dataclasses.replace(batch, entropy=scored.step_entropy, value=scored.values, n_tokens=n_tokens)
 
     def estimate(self, batch: StepBatch, scored: ScoredBatch) -> ScoredBatch:
-        """``scored`` with per-step advantages from the configured estimator.
+        """``scored`` with per-step advantages from the configured estimator (its kwargs plus ``protocol``).
 
-        ``batch`` carries the scoring pass's step entropies (and PPO's values) in its ``entropy`` and
-        ``value`` columns.
+        ``batch`` carries the scoring pass's columns (:meth:`attach_scores`).
         """
-        adv = advantages.get(self.cfg.estimator)(batch, **self.cfg.estimator_kwargs)
+        adv = advantages.get(self.cfg.estimator)(batch, **self.cfg.estimator_call_kwargs())
         return dataclasses.replace(scored, advantages=np.asarray(adv, dtype=np.float64))
 
     # ----------------------------------------------------------------------------------- update

@@ -7,9 +7,10 @@ state of the *last prompt token* (the state the turn acted on): :math:`V(s_t)`. 
 
 1. rollout, shaped rewards and the scoring pass as in :class:`~empg_gym.trainers.pg.PGTrainer`;
 2. the critic values every step (``ScoredBatch.values``); ``gae`` (the registered estimator, with
-   ``estimator_kwargs``, never whitened) gives :math:`A_t`; the value targets are :math:`R_t = A_t + V_t`
-   (``ScoredBatch.returns``); the policy sees the advantages whitened over the batch (``estimator_kwargs``
-   may not set ``whiten``: the config rejects it rather than silently overriding it);
+   ``estimator_kwargs`` and ``protocol``, never whitened) gives :math:`A_t`; the value targets are
+   :math:`R_t = A_t + V_t` (``ScoredBatch.returns``); the policy sees the advantages whitened over the batch
+   (per token under ``protocol: verl-agent``, as verl; per step otherwise). ``estimator_kwargs`` may not set
+   ``whiten``: the config rejects it rather than silently overriding it;
 3. the minibatch updates add ``vf_coef`` x the clipped value loss
    :math:`\tfrac12 \max\big((V - R)^2, (V_{old} + \operatorname{clip}(V - V_{old}, \pm c) - R)^2\big)`
    (mean over the minibatch's steps) to the clipped policy loss; the critic has its own learning rate.
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from empg_gym import advantages
+from empg_gym.advantages._common import whiten
 from empg_gym.trainers.pg import PGTrainer, build_model
 from empg_gym.trainers.scoring import Packed, ScoredBatch, pack
 from empg_gym.types import StepBatch
@@ -96,8 +98,9 @@ class PPOTrainer(PGTrainer):
         the critic regresses on the raw returns, the policy sees the whitened advantages.
         """
         assert scored.values is not None
-        adv = np.asarray(advantages.get("gae")(batch, **self.cfg.estimator_kwargs), dtype=np.float64)
-        return dataclasses.replace(scored, advantages=(adv - adv.mean()) / (adv.std() + 1e-8),
+        kw = {**self.cfg.estimator_call_kwargs(), "whiten": False}  # whiten is not a user setting here
+        adv = np.asarray(advantages.get("gae")(batch, **kw), dtype=np.float64)
+        return dataclasses.replace(scored, advantages=whiten(adv, batch, protocol=self.cfg.protocol, eps=1e-8),
                                    returns=adv + scored.values)
 
     def extra_loss(self, batch: StepBatch, scored: ScoredBatch, rows: np.ndarray, packed: Packed,

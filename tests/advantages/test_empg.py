@@ -1,12 +1,20 @@
+from functools import partial
+
 import numpy as np
 import pytest
 
 from empg_gym.advantages import get
-from empg_gym.advantages.empg import empg, modulation
-from empg_gym.advantages.grpo import grpo
+from empg_gym.advantages.empg import empg as empg_fn
+from empg_gym.advantages.empg import modulation
+from empg_gym.advantages.grpo import grpo as grpo_fn
 from empg_gym.types import StepBatch
 
 from .util import batch, permuted
+
+# The hand-computed cases here are the trajectory protocol's (one score per trajectory, penalties in the
+# returns); the verl-agent protocol's are in test_protocol.py and test_verl_agent_parity.py.
+empg = partial(empg_fn, protocol="trajectory")
+grpo = partial(grpo_fn, protocol="trajectory")
 
 # T0: rewards (0, 1), entropies (1, 3); T1: reward 0, entropy 2. GRPO: +-0.5 / (sqrt(0.5) + 1e-6) = +-a
 B = batch([(0, [0, 1], [1.0, 3.0]), (0, [0], [2.0])])
@@ -135,4 +143,4 @@ def test_rejects_bad_input():
 
 
 def test_registered():
-    assert get("empg") is empg
+    assert get("empg") is empg_fn

@@ -1,10 +1,16 @@
+from functools import partial
+
 import numpy as np
 import pytest
 
-from empg_gym.advantages.gae import gae
+from empg_gym.advantages.gae import gae as gae_fn
 from empg_gym.types import StepBatch
 
 from .util import batch, permuted
+
+# The hand-computed cases here are the trajectory protocol's (one score per trajectory, penalties in the
+# returns); the verl-agent protocol's are in test_protocol.py and test_verl_agent_parity.py.
+gae = partial(gae_fn, protocol="trajectory")
 
 
 def _truncate_last(b: StepBatch, traj: int) -> StepBatch:

@@ -1,9 +1,15 @@
+from functools import partial
+
 import numpy as np
 import pytest
 
-from empg_gym.advantages.gigpo import gigpo
+from empg_gym.advantages.gigpo import gigpo as gigpo_fn
 
 from .util import batch
+
+# The hand-computed cases here are the trajectory protocol's (one score per trajectory, penalties in the
+# returns); the verl-agent protocol's are in test_protocol.py and test_verl_agent_parity.py.
+gigpo = partial(gigpo_fn, protocol="trajectory")
 
 
 def test_gigpo_hand_computed():

@@ -1,10 +1,16 @@
+from functools import partial
+
 import numpy as np
 import pytest
 
 from empg_gym.advantages import get
-from empg_gym.advantages.grpo import grpo
+from empg_gym.advantages.grpo import grpo as grpo_fn
 
 from .util import batch, permuted
+
+# The hand-computed cases here are the trajectory protocol's (one score per trajectory, penalties in the
+# returns); the verl-agent protocol's are in test_protocol.py and test_verl_agent_parity.py.
+grpo = partial(grpo_fn, protocol="trajectory")
 
 # group 0: returns 1, 0, 0 (mean 1/3, unbiased std sqrt(1/3)); group 1: returns 2, 2; group 2: one trajectory
 B = batch([(0, [0, 1]), (0, [0]), (0, [0, 0, 0]), (1, [2]), (1, [1, 1]), (2, [5])])
@@ -56,7 +62,7 @@ def test_equal_rewards_and_single_trajectory_give_zero():
 
 
 def test_dapo_is_grpo_alias():
-    assert get("dapo") is grpo
+    assert get("dapo") is grpo_fn
 
 
 def test_bad_group_ids_rejected():

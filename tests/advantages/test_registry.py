@@ -33,7 +33,8 @@ def test_duplicate_registration_rejected():
 
 
 def test_signature_defaults_and_kwarg_check():
-    assert advantages.signature_defaults("grpo") == {"scale_std": True, "leave_one_out": False, "eps": 1e-6}
+    assert advantages.signature_defaults("grpo") == {"scale_std": True, "leave_one_out": False, "eps": 1e-6,
+                                                     "protocol": "verl-agent", "singleton": None}
     advantages.check_kwargs("empg", {"zeta": 0.05})
     with pytest.raises(ValueError, match="no hyperparameter"):
         advantages.check_kwargs("grpo", {"zeta": 0.05})

@@ -1,9 +1,15 @@
+from functools import partial
+
 import numpy as np
 import pytest
 
-from empg_gym.advantages.reinforce_pp import reinforce_pp
+from empg_gym.advantages.reinforce_pp import reinforce_pp as reinforce_pp_fn
 
 from .util import batch, permuted
+
+# The hand-computed cases here are the trajectory protocol's (one score per trajectory, penalties in the
+# returns); the verl-agent protocol's are in test_protocol.py and test_verl_agent_parity.py.
+reinforce_pp = partial(reinforce_pp_fn, protocol="trajectory")
 
 
 def test_reinforce_pp_hand_computed():

@@ -1,9 +1,16 @@
+from functools import partial
+
 import numpy as np
 
-from empg_gym.advantages.grpo import grpo
-from empg_gym.advantages.rloo import rloo
+from empg_gym.advantages.grpo import grpo as grpo_fn
+from empg_gym.advantages.rloo import rloo as rloo_fn
 
 from .util import batch
+
+# The hand-computed cases here are the trajectory protocol's (one score per trajectory, penalties in the
+# returns); the verl-agent protocol's are in test_protocol.py and test_verl_agent_parity.py.
+rloo = partial(rloo_fn, protocol="trajectory")
+grpo = partial(grpo_fn, protocol="trajectory")
 
 
 def test_rloo_hand_computed():

@@ -65,6 +65,14 @@ def test_overrides(tmp_path):
     ({"device": "gpu"}, "device must be"),
     ({"dtype": "float64"}, "dtype must be"),
     ({"model": "tiny:gpt2"}, "tiny models are"),
+    ({"protocol": "verl"}, "protocol must be one of"),
+    ({"estimator": "grpo", "estimator_kwargs": {"protocol": "trajectory"}}, "top-level `protocol`"),
+    ({"estimator": "empg", "estimator_kwargs": {"base_kwargs": {"protocol": "trajectory"}}}, "top-level"),
+    # values the estimator rejects fail at config time, naming estimator, kwargs and protocol
+    ({"estimator": "gae", "estimator_kwargs": {"lam": 0.95}},
+     "under protocol 'verl-agent'.*lam"),
+    ({"estimator": "reinforce_pp", "estimator_kwargs": {"gamma": 0.9}}, "gamma=0.9 needs protocol"),
+    ({"estimator": "gigpo", "estimator_kwargs": {"norm": "l2"}}, "norm must be one of"),
 ])
 def test_validation(kw, msg):
     with pytest.raises(ValueError, match=msg):
@@ -86,3 +94,32 @@ def test_every_shipped_baseline_loads():
     for f in files:
         cfg = load_yaml(f)
         assert cfg.output_dir.endswith(f.stem), f
+
+
+def test_protocol_default_and_pass_through():
+    cfg = TrainConfig(estimator="grpo", estimator_kwargs={"scale_std": False})
+    assert cfg.protocol == "verl-agent"
+    assert cfg.estimator_call_kwargs() == {"scale_std": False, "protocol": "verl-agent"}
+    t = TrainConfig(estimator="gae", protocol="trajectory", estimator_kwargs={"lam": 0.9})
+    assert t.estimator_call_kwargs() == {"lam": 0.9, "protocol": "trajectory"}
+
+
+def test_estimator_without_protocol_gets_none(monkeypatch):
+    import numpy as np
+
+    from empg_gym import advantages
+
+    monkeypatch.setitem(advantages._REGISTRY, "plain", lambda batch, alpha=1.0: np.zeros(len(batch)))
+    cfg = TrainConfig(estimator="plain", estimator_kwargs={"alpha": 2.0})
+    assert cfg.estimator_call_kwargs() == {"alpha": 2.0}
+
+
+def test_paper_configs_use_the_verl_agent_protocol_explicitly():
+    from pathlib import Path
+
+    import yaml
+
+    files = sorted((Path(__file__).resolve().parents[2] / "baselines").glob("*_qwen2.5-*.yaml"))
+    assert len(files) >= 16
+    for f in files:
+        assert yaml.safe_load(f.read_text()).get("protocol") == "verl-agent", f

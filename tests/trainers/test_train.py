@@ -99,7 +99,10 @@ def warm_start(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("kw", [
     {"estimator": "grpo"}, {"estimator": "rloo"}, {"estimator": "reinforce_pp"}, {"estimator": "gigpo"},
-    {"estimator": "dapo", "clip_high": 0.28, "dynamic_sampling": True, "loss_agg": "token"},
+    # dynamic sampling keeps groups whose returns differ: here they differ only by invalid-step penalties,
+    # which count under the trajectory protocol (verl-agent filters on episode rewards and would keep none)
+    {"estimator": "dapo", "clip_high": 0.28, "dynamic_sampling": True, "loss_agg": "token",
+     "protocol": "trajectory"},
     {"estimator": "empg", "estimator_kwargs": {"base": "dapo", "final_norm": "mean_std"}, "kl_coef": 0.01,
      "entropy_coef": 0.01, "loss_agg": "sequence"},
     {"estimator": "gae"},
