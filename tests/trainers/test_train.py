@@ -142,24 +142,32 @@ def test_lora_resume_and_checkpoint_loads(tmp_path):
 
 
 @pytest.mark.slow
-def test_success_rises_on_guessnumber(tmp_path):
-    """From a behaviour-cloned start that mostly breaks the format, GRPO learns to act validly and win."""
+def test_grpo_learns_the_format_and_to_win_on_guessnumber(tmp_path):
+    """From a briefly behaviour-cloned start that mostly breaks the format, GRPO learns to act validly and win.
+
+    (The start is cloned for 50 steps only: a longer clone already plays well. Before checkpoints and model
+    folders kept their tokenizer class, the trainer re-tokenized the clone's prompts differently, so even a
+    150-step clone started from 0% success and only seemed to learn.)
+    """
     from empg_gym.policy.tiny import tiny_model_and_tokenizer
     from empg_gym.trainers.checkpoint import read_metrics
     from empg_gym.trainers.sft import behaviour_clone
 
     model, tok = tiny_model_and_tokenizer(seed=0)
     behaviour_clone(model, tok, "empg/GuessNumber-v0", episodes=64, env_kwargs={"n": 8}, max_steps=6,
-                    expert_prob=0.5, steps=150, batch_size=16, history_length=1, num_tasks=8)
+                    expert_prob=0.5, steps=50, batch_size=16, history_length=1, num_tasks=8)
     start = tmp_path / "start"
     model.save_pretrained(start)
     tok.save_pretrained(start)
     cfg = TrainConfig(env_id="empg/GuessNumber-v0", env_kwargs={"n": 8}, task_pool=8, max_steps=6,
                       model=str(start), history_length=1, max_new_tokens=24, groups_per_batch=8, group_size=4,
-                      lr=3e-4, minibatch_size=64, micro_batch_size=16, invalid_penalty=0.05, iterations=8,
+                      lr=1e-3, minibatch_size=64, micro_batch_size=16, invalid_penalty=0.05, iterations=8,
                       save_every=8, estimator="grpo", output_dir=str(tmp_path / "run"), device="cpu",
                       torch_threads=1, progress=False)
     rows = read_metrics(train(cfg) / "metrics.jsonl")
-    first = sum(r["success"] for r in rows[:2]) / 2
-    last = sum(r["success"] for r in rows[-2:]) / 2
-    assert last > first + 0.15, [r["success"] for r in rows]
+
+    def mean(key, rs):
+        return sum(r[key] for r in rs) / len(rs)
+
+    assert mean("invalid_rate", rows[-2:]) < mean("invalid_rate", rows[:2]) - 0.1, [r["invalid_rate"] for r in rows]
+    assert mean("success", rows[-2:]) > mean("success", rows[:2]) + 0.05, [r["success"] for r in rows]
