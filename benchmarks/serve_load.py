@@ -145,7 +145,8 @@ def main(argv=None) -> int:
     res = {
         "command": "python benchmarks/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "server": "flask/werkzeug threaded (empg-serve retrieval), loopback",
+        "server": "waitress, 8 worker threads (empg-serve retrieval defaults), loopback",
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
         "retriever": args.retriever,
         "passages": health.get("passages"),
         "clients": args.clients,

@@ -12,6 +12,16 @@ from typing import Protocol, runtime_checkable
 
 from empg_gym.types import History, mean_entropy
 
+__all__ = ["ActionSample", "Agent", "AgentError"]
+
+
+class AgentError(RuntimeError):
+    """The agent cannot act at all (a dead endpoint after its retries, a missing model, no expert).
+
+    Distinct from a bad action (which the env scores as invalid): an evaluation that meets this error stops
+    with the message and writes no entry, instead of recording a normal-looking 0% result.
+    """
+
 
 @dataclass(frozen=True, slots=True)
 class ActionSample:

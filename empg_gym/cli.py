@@ -21,10 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("empg_gym.serve:main", "run a server: serve retrieval --corpus <jsonl> (Search-R1 /retrieve)"),
     "train": ("empg_gym.trainers.cli:main", "train a policy: --config baselines/<file>.yaml [--field value]"),
     "train-plot": ("empg_gym.trainers.cli:plot_main", "plot training curves of runs (metrics.jsonl)"),
-    "eval": ("empg_gym.eval.harness:main", "evaluate an agent on an env's task list -> leaderboard entry"),
+    "eval": ("empg_gym.eval.harness:main", "evaluate an agent on an env's task list -> runs/eval/ entry"),
     "leaderboard": (
         "empg_gym.eval.leaderboard:main",
-        "build | validate | compare | serve | show the leaderboard",
+        "add | build | validate | compare | migrate | serve | show the leaderboard",
     ),
     "alfworld-export": (
         "empg_gym.envs.alfworld.export:main",

@@ -1,6 +1,9 @@
 """Paired comparison of two leaderboard entries on the same tasks.
 
-Two agents evaluated on the same task list (same env, split and task-list hash) are compared **paired**:
+Two agents evaluated on the same task list (same env, split, data and task-list hash) are compared **paired**.
+Entries measured on different data (say the real WebShop catalog and the generated one, whose goal ids
+coincide) are refused with a message naming both data sources, as are entries that do not record their data
+(schema version 1):
 
 - For a metric m, each task t gives a difference ``d_t = mean_A(m | t) - mean_B(m | t)`` (means over the
   task's episodes, one per seed). The estimate is ``mean_t d_t`` and its 95% CI is the percentile bootstrap
@@ -85,6 +88,17 @@ def _pairs(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[Mapping[str
     if a["env"]["id"] != b["env"]["id"] or a["split"] != b["split"]:
         raise ComparisonError(f"different env/split: {a['env']['id']}:{a['split']} vs "
                               f"{b['env']['id']}:{b['split']}")
+    from empg_gym.eval.tasks import describe_data
+
+    for name, e in (("A", a), ("B", b)):
+        if not e.get("data"):
+            raise ComparisonError(f"entry {name} ({_label(e)}) does not record which data its env ran on "
+                                  f"(schema version {e.get('schema_version')}); re-run it with this "
+                                  "empg-eval (or `empg-leaderboard migrate` it) before comparing")
+    if a["data"] != b["data"]:
+        raise ComparisonError(f"different data: A ({_label(a)}) ran on {describe_data(a['data'])} but B "
+                              f"({_label(b)}) on {describe_data(b['data'])}; results on different data are "
+                              "not paired (re-run one of them on the other's data)")
     ha, hb = a["task_list"]["hash"], b["task_list"]["hash"]
     if ha != hb:
         raise ComparisonError(f"different task lists (hash {ha} vs {hb}): a paired comparison needs the same "

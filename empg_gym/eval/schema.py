@@ -7,11 +7,15 @@ it finds, each as ``<where>: <what is wrong>``:
 1. The JSON schema (types, required fields, patterns), when ``jsonschema`` is installed (extra ``dev``).
 2. Consistency, which a schema cannot express. For a ``measured`` entry: the per-episode records cover
    every (task, seed) pair exactly once and ``episodes`` counts them; each task keeps one task id across
-   seeds; the task-list hash recomputed from the options and the task ids matches; the metrics recomputed
-   from the records match the stored ones (a hand-edited number is rejected); the env version matches the
-   ID's ``-vN``; with ``documented=True``, the task list and env kwargs are the documented ones for that env
-   and split (:mod:`empg_gym.eval.tasks`). For a ``reported`` entry: a source is cited, no per-episode
-   records are claimed. With ``path``, the file must live in ``results/<env id>/``.
+   seeds; the data provenance has the documented shape; the task-list hash recomputed from the options, the
+   task ids and the data provenance matches; the metrics recomputed from the records match the stored ones
+   (a hand-edited number is rejected) and so do the warnings; the env version matches the ID's ``-vN``; with
+   ``documented=True``, the task list and env kwargs are the documented ones for that env and split
+   (:mod:`empg_gym.eval.tasks`). For a ``reported`` entry: a source is cited, no per-episode records are
+   claimed. With ``in_tree=True`` (entries of the leaderboard), the file must live in ``results/<env id>/``.
+
+The schema version is checked first: a version-1 entry (no data provenance) gets one clear problem saying
+how to upgrade it (re-run its command, or ``empg-leaderboard migrate``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from empg_gym._optional import is_available
 
-__all__ = ["SCHEMA_PATH", "EntryError", "load_entry", "load_schema", "validate_entry"]
+__all__ = ["SCHEMA_PATH", "EntryError", "load_entry", "load_schema", "read_entry", "validate_entry"]
 
 #: The published JSON schema of an entry.
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
@@ -89,10 +93,11 @@ def _compare_block(stored: Any, recomputed: Any, where: str, out: list[str]) -> 
 
 
 def _measured_problems(entry: Mapping[str, Any], documented: bool) -> list[str]:
+    from empg_gym.eval.entry import entry_warnings
     from empg_gym.eval.metrics import summarize
-    from empg_gym.eval.tasks import TASK_LISTS, task_list_hash
+    from empg_gym.eval.tasks import TASK_LISTS, check_provenance, task_list_hash
 
-    out: list[str] = []
+    out: list[str] = check_provenance(entry.get("data"), "data")
     env_id, split = entry["env"]["id"], entry["split"]
     tl = entry["task_list"]
     recs = entry["per_episode"]
@@ -124,11 +129,14 @@ def _measured_problems(entry: Mapping[str, Any], documented: bool) -> list[str]:
         ids.setdefault(t, r["task_id"])
     if not out:
         h = task_list_hash(env_id, split, entry["env"].get("kwargs", {}), tl["options"],
-                           [ids[t] for t in range(n_tasks)])
+                           [ids[t] for t in range(n_tasks)], entry["data"])
         if h != tl["hash"]:
-            out.append(f"task_list/hash: stored {tl['hash']} but the options and task ids give {h}")
+            out.append(f"task_list/hash: stored {tl['hash']} but the options, task ids and data give {h}")
         rec = summarize(recs)
         _compare_block(entry["metrics"], rec["metrics"], "metrics", out)
+        want = entry_warnings(rec["metrics"])
+        if list(entry.get("warnings", [])) != want:
+            out.append(f"warnings: stored {entry.get('warnings')} but the per-episode records give {want}")
         for block in ("per_type", "per_source", "per_seed"):
             _compare_block(entry.get(block, {}), rec[block], block, out)
     if documented:
@@ -146,13 +154,31 @@ def _measured_problems(entry: Mapping[str, Any], documented: bool) -> list[str]:
     return out
 
 
-def validate_entry(entry: Any, *, path: str | os.PathLike | None = None, documented: bool = False) -> None:
+def _version_problem(entry: Mapping[str, Any]) -> str | None:
+    from empg_gym.eval.entry import SCHEMA_VERSION
+
+    v = entry.get("schema_version")
+    if v == SCHEMA_VERSION:
+        return None
+    if v == 1:
+        how = ("re-run the command recorded in its 'command' field with this empg-eval, or upgrade it with "
+               "`empg-leaderboard migrate FILE` (run with the same data environment variables, e.g. "
+               "WEBSHOP_DATA, as when it was measured)") if entry.get("kind") == "measured" else \
+            f"set \"schema_version\": {SCHEMA_VERSION} (reported entries need no other change)"
+        return (f"schema_version: 1 is outdated (version {SCHEMA_VERSION} records which data the env ran on, "
+                f"real or generated); {how}")
+    return f"schema_version: {v!r} is not a known version (this empg-gym writes and reads {SCHEMA_VERSION})"
+
+
+def validate_entry(entry: Any, *, path: str | os.PathLike | None = None, documented: bool = False,
+                   in_tree: bool = False) -> None:
     """Check a leaderboard entry; raise :class:`EntryError` listing every problem.
 
     Args:
         entry: The parsed JSON.
-        path: Where the entry is stored; it must be ``.../results/<env id>/<file>.json``.
+        path: Where the entry is stored (named in the error).
         documented: Also require the documented task list of the env and split (leaderboard rule).
+        in_tree: The entry is part of a leaderboard: ``path`` must be ``.../results/<env id>/<file>.json``.
 
     Raises:
         EntryError: If anything is wrong.
@@ -160,6 +186,9 @@ def validate_entry(entry: Any, *, path: str | os.PathLike | None = None, documen
     where = str(path) if path is not None else "(entry)"
     if not isinstance(entry, Mapping):
         raise EntryError(where, [f"an entry is a JSON object, got {type(entry).__name__}"])
+    version = _version_problem(entry)
+    if version is not None:  # other findings would only repeat what the version change explains
+        raise EntryError(where, [version])
     problems = _schema_problems(entry)
     if problems:  # consistency checks assume the shape is right
         raise EntryError(where, problems)
@@ -168,7 +197,7 @@ def validate_entry(entry: Any, *, path: str | os.PathLike | None = None, documen
         v = env_id.rsplit("-v", 1)[1]
         if v.isdigit() and int(v) != entry["env"].get("version"):
             problems.append(f"env/version: {entry['env'].get('version')} but the ID {env_id} says {int(v)}")
-    if path is not None:
+    if in_tree and path is not None:
         parent = Path(path).resolve().parent
         want = Path(*env_id.split("/"))
         if parent.parts[-len(want.parts):] != want.parts:
@@ -184,15 +213,38 @@ def validate_entry(entry: Any, *, path: str | os.PathLike | None = None, documen
         raise EntryError(where, problems)
 
 
-def load_entry(path: str | os.PathLike, *, documented: bool = False) -> dict[str, Any]:
-    """Read and validate an entry file.
+def read_entry(path: str | os.PathLike) -> Any:
+    """Parse an entry file (no validation).
 
     Raises:
-        EntryError: If the file is not JSON or the entry is invalid.
+        EntryError: Missing, unreadable, empty, not UTF-8 or not JSON (a torn or truncated file).
     """
+    p = Path(path)
     try:
-        entry = json.loads(Path(path).read_text())
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EntryError(str(path), ["no such file"]) from None
+    except IsADirectoryError:
+        raise EntryError(str(path), ["is a folder, not an entry file"]) from None
+    except UnicodeDecodeError as e:
+        raise EntryError(str(path), [f"not UTF-8 text ({e.reason} at byte {e.start})"]) from None
+    except OSError as e:
+        raise EntryError(str(path), [f"cannot read it: {e.strerror or e}"]) from None
+    if not text.strip():
+        raise EntryError(str(path), ["the file is empty (an interrupted copy?)"])
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise EntryError(str(path), [f"not valid JSON: {e}"]) from None
-    validate_entry(entry, path=path, documented=documented)
+        raise EntryError(str(path), [f"not valid JSON (truncated or torn?): {e.msg} at line {e.lineno} "
+                                     f"column {e.colno}"]) from None
+
+
+def load_entry(path: str | os.PathLike, *, documented: bool = False, in_tree: bool = False) -> dict[str, Any]:
+    """Read and validate an entry file (see :func:`validate_entry` for ``documented`` and ``in_tree``).
+
+    Raises:
+        EntryError: If the file is missing, not JSON, or the entry is invalid.
+    """
+    entry = read_entry(path)
+    validate_entry(entry, path=path, documented=documented, in_tree=in_tree)
     return entry

@@ -66,6 +66,8 @@ BACKEND_SETTINGS: dict[str, dict[str, tuple[type, str]]] = {
     "openai": {
         "concurrency": (int, "requests of a batch in flight at once (default 8)"),
         "backoff": (float, "first retry delay in seconds, doubled per retry (default 0.5)"),
+        "max_consecutive_failures": (int, "failed requests in a row before the endpoint is declared down "
+                                          "(default 8)"),
     },
     "random": {},
     "expert": {},
@@ -224,7 +226,25 @@ def agents_dir() -> Path:
 _FIELDS = {f.name for f in dataclasses.fields(AgentSpec)}
 
 
-def _from_mapping(d: Mapping[str, Any], where: str, base: Path | None = None) -> AgentSpec:
+#: Types of the ``sampling`` keys.
+SAMPLING_TYPES: dict[str, Any] = {"temperature": float, "top_p": float, "top_k": int, "max_new_tokens": int,
+                                  "stop": str | list[str], "greedy": bool}
+
+
+def _check_types(d: dict[str, Any], where: str, lines: Mapping[str, int] | None) -> None:
+    """Wrong value types (fields and sampling keys) as one error naming the file, line and field."""
+    from empg_gym._validate import check_fields, field_types, yaml_floats
+
+    types_ = field_types(AgentSpec)
+    d.update(yaml_floats(d, types_))
+    check_fields(d, types_, where, lines)
+    if isinstance(d.get("sampling"), Mapping):
+        d["sampling"] = yaml_floats(d["sampling"], SAMPLING_TYPES)
+        check_fields(d["sampling"], SAMPLING_TYPES, where, lines, prefix="sampling.")
+
+
+def _from_mapping(d: Mapping[str, Any], where: str, base: Path | None = None,
+                  lines: Mapping[str, int] | None = None) -> AgentSpec:
     d = dict(d)
     unknown = set(d) - _FIELDS
     if unknown:
@@ -234,6 +254,7 @@ def _from_mapping(d: Mapping[str, Any], where: str, base: Path | None = None) ->
     for key in ("sampling", "extra"):
         if d.get(key) is None:
             d.pop(key, None)
+    _check_types(d, where, lines)
     # Relative model / lora paths in a YAML file are relative to that file, when they exist there.
     if base is not None:
         for key in ("model", "lora"):
@@ -246,20 +267,14 @@ def _from_mapping(d: Mapping[str, Any], where: str, base: Path | None = None) ->
 
 
 def _read_yaml(path: Path) -> AgentSpec:
-    import yaml
+    from empg_gym._validate import read_yaml_mapping
 
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: an agent spec must be a YAML mapping, got {type(data).__name__}")
-    data = dict(data)
+    data, lines = read_yaml_mapping(path, "an agent spec (backend, model, sampling, ...)")
     ckpt = path.name == "agent.yaml"
     if ckpt and not data.get("model") and data.get("backend") in ("transformers", "vllm"):
         data["model"] = str(path.parent.resolve())  # a checkpoint folder holds its own weights
     data.setdefault("name", path.parent.name if path.name == "agent.yaml" else path.stem)
-    return _from_mapping(data, str(path), path.parent)
+    return _from_mapping(data, str(path), path.parent, lines)
 
 
 def load_spec(spec: str | os.PathLike | Mapping[str, Any] | AgentSpec) -> AgentSpec:

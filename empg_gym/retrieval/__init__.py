@@ -151,27 +151,36 @@ def load_corpus(path: str | os.PathLike) -> Corpus:
 
     Raises:
         FileNotFoundError: With what to pass instead when the file is missing.
-        ValueError: For a malformed line (with its number).
+        ValueError: For a file that is not (gzipped) UTF-8 JSONL of objects, naming the file and line.
     """
     p = Path(path).expanduser()
+    fmt = 'a Search-R1/FlashRAG corpus JSONL (one {"id": ..., "contents": "\\"Title\\"\\ntext"} per line)'
     if not p.is_file():
-        raise FileNotFoundError(
-            f"corpus file {p} not found; pass a Search-R1/FlashRAG corpus JSONL "
-            '(one {"id": ..., "contents": "\\"Title\\"\\ntext"} per line)'
-        )
-    opener = gzip.open if p.suffix == ".gz" else open
+        raise FileNotFoundError(f"corpus file {p} not found; pass {fmt}")
 
     def rows() -> Iterable[dict[str, Any]]:
-        with opener(p, "rt", encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
+        with (gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")) as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{p}:{n}: not UTF-8 text (byte {e.start} of the line); "
+                                     f"expected {fmt}") from None
                 if not line.strip():
                     continue
                 try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
+                    row = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as e:
+                    msg = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                    raise ValueError(f"{p}:{n}: not JSON ({msg}); expected {fmt}") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{p}:{n}: a {type(row).__name__}, not a JSON object; expected {fmt}")
+                yield row
 
-    return Corpus.from_rows(rows(), str(p))
+    try:
+        return Corpus.from_rows(rows(), str(p))
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; a truncated .gz is an EOFError
+        raise ValueError(f"{p}: not a readable gzip file ({e}); expected {fmt}, optionally gzipped") from None
 
 
 def make_retriever(name: str, corpus: Corpus | str | os.PathLike | None = None, **kwargs: Any) -> Retriever:

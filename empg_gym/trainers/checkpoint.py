@@ -14,14 +14,29 @@ A run folder::
         optimizer.safetensors  optimizer tensors (AdamW moments and steps)
         extra_*.safetensors    other modules' weights (the PPO critic)
 
-Nothing is pickled. A checkpoint is written into a temporary folder and renamed into place, then
-``latest`` is replaced atomically, so a run killed at any moment leaves the previous checkpoint usable.
+Nothing is pickled.
+
+Crash safety (a run killed at any moment -- SIGKILL, OOM, power loss -- resumes consistently):
+
+- A checkpoint is written into ``checkpoints/.iter_N.tmp-PID`` and renamed into place, then ``latest`` is
+  replaced atomically; old checkpoints are pruned by renaming them to ``.iter_N.del-PID`` first. So every
+  ``iter_*`` folder is complete, and :func:`clean_stale` (run at start-up, under the run lock) removes what
+  a kill left behind (temporary and half-deleted folders; a half-finished re-save is rolled back).
+- The trainer appends an iteration's metrics row *before* it publishes that iteration's checkpoint, and on
+  resume truncates ``metrics.jsonl`` to the checkpoint's iteration (:func:`truncate_metrics`). Rows past the
+  checkpoint are recomputed by the resumed run, so the file ends up with each iteration exactly once.
+- :func:`latest_checkpoint` follows ``latest`` when it names a complete checkpoint, and otherwise (dangling,
+  torn or pointing at a damaged folder) falls back to the newest complete ``iter_*`` folder.
+  :func:`checkpoint_problem` decides "complete": the state file parses and names the folder's iteration,
+  and every safetensors file is whole (its header parses and the file is exactly as long as the header says).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,10 +47,20 @@ import yaml
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from empg_gym._io import write_text_atomic
+from empg_gym._validate import CorruptFileError, check_safetensors
 from empg_gym.trainers.config import TrainConfig, save_yaml
 
 STATE_FILE = "trainer_state.json"
 OPT_FILE = "optimizer.safetensors"
+
+logger = logging.getLogger(__name__)
+
+_ITER_RE = re.compile(r"^iter_(\d+)$")
+_STALE_RE = re.compile(r"^\.(iter_\d+)\.(tmp|old|del)-(\d+)$")
+
+
+class CheckpointError(CorruptFileError):
+    """A checkpoint or safetensors file is missing, corrupt or truncated (the message names the file)."""
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -132,6 +157,7 @@ def save_checkpoint(
 
     state["empg_gym_version"] = __version__
     (tmp / STATE_FILE).write_text(json.dumps(state, indent=1))
+    _umask_modes(tmp)
     if final.exists():  # a re-save of the same iteration (e.g. after a resume): replace it
         old = ck_root / f".{final.name}.old-{os.getpid()}"
         os.replace(final, old)
@@ -143,24 +169,131 @@ def save_checkpoint(
     if keep > 0:
         done = sorted(p for p in ck_root.iterdir() if p.is_dir() and p.name.startswith("iter_"))
         for p in done[:-keep]:
-            shutil.rmtree(p, ignore_errors=True)
+            doomed = ck_root / f".{p.name}.del-{os.getpid()}"
+            os.replace(p, doomed)  # a kill mid-delete leaves a hidden folder, never a half iter_* folder
+            shutil.rmtree(doomed, ignore_errors=True)
     return final
 
 
+def checkpoint_problem(ckpt: str | os.PathLike) -> str | None:
+    """Why the checkpoint folder ``ckpt`` is not complete and whole, or None when it is."""
+    ck = Path(ckpt)
+    if not ck.is_dir():
+        return f"{ck}: no such checkpoint folder"
+    try:
+        state = json.loads((ck / STATE_FILE).read_text())
+        it = int(state["iteration"])
+    except FileNotFoundError:
+        return f"{ck / STATE_FILE}: missing"
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"{ck / STATE_FILE}: corrupt (not a JSON object with an integer 'iteration')"
+    m = _ITER_RE.match(ck.name)
+    if m and int(m.group(1)) != it:
+        return f"{ck / STATE_FILE}: says iteration {it}, but the folder is {ck.name}"
+    weights = [ck / "model.safetensors", ck / "adapter" / "adapter_model.safetensors"]
+    shards = sorted(ck.glob("model-*-of-*.safetensors"))
+    if not any(w.is_file() for w in weights) and not shards:
+        return f"{ck}: no model weights (model.safetensors or adapter/adapter_model.safetensors)"
+    extras = sorted(ck.glob("extra_*.safetensors"))
+    for f in [*(w for w in weights if w.is_file()), *shards, ck / OPT_FILE, *extras]:
+        try:
+            check_safetensors(f)
+        except CorruptFileError as e:
+            return str(e)
+    return None
+
+
+def _iter_folders(run_dir: Path) -> list[Path]:
+    """The ``iter_*`` checkpoint folders of a run, newest first."""
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _ITER_RE.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _umask_modes(folder: Path) -> None:
+    """Give every file under ``folder`` the mode ``open()`` would (safetensors writes 0600 files)."""
+    from empg_gym._io import _umask
+
+    mode = 0o666 & ~_umask()
+    for f in folder.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            os.chmod(f, mode)
+
+
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint of a run, or None."""
+    """The newest complete checkpoint of a run, or None when it has none.
+
+    ``latest`` is followed when it names a complete checkpoint; when it is missing, torn, dangling or names a
+    damaged folder, the newest complete ``checkpoints/iter_*`` folder is used instead (with a warning).
+    """
     run = Path(run_dir)
     ptr = run / "latest"
-    if not ptr.is_file():
-        return None
-    p = run / ptr.read_text().strip()
-    return p if (p / STATE_FILE).is_file() else None
+    named = None
+    if ptr.is_file():
+        try:
+            named = run / ptr.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            named = None
+        if named is not None and named.parent == run / "checkpoints" and checkpoint_problem(named) is None:
+            return named
+    problems: list[str] = []
+    for ck in _iter_folders(run):
+        why = checkpoint_problem(ck)
+        if why is None:
+            if ptr.is_file() or problems:
+                logger.warning("%s: `latest` does not name a complete checkpoint (%s); using %s",
+                               run, "; ".join(problems) or f"it names {named}", ck)
+            return ck
+        problems.append(why)
+    return None
+
+
+def run_checkpoint_problems(run_dir: str | os.PathLike) -> list[str]:
+    """What is wrong with each ``iter_*`` folder of a run that is not complete (newest first)."""
+    return [why for ck in _iter_folders(Path(run_dir)) if (why := checkpoint_problem(ck)) is not None]
+
+
+def clean_stale(run_dir: str | os.PathLike) -> list[Path]:
+    """Tidy what killed saves left in ``checkpoints/`` (call only while holding the run lock).
+
+    Removes temporary (``.iter_N.tmp-PID``) and half-deleted (``.iter_N.del-PID``) folders. A
+    ``.iter_N.old-PID`` folder is the previous copy of a checkpoint being re-saved: it is moved back to
+    ``iter_N`` when the kill came before the new copy was in place, and removed otherwise.
+
+    Returns:
+        The stale folders removed or restored.
+    """
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        m = _STALE_RE.match(p.name)
+        if not m:
+            continue
+        final = root / m.group(1)
+        if m.group(2) == "old" and not final.exists() and checkpoint_problem(p) is None:
+            os.replace(p, final)
+            logger.warning("restored %s from an interrupted re-save (%s)", final, p.name)
+        else:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            logger.info("removed stale %s", p)
+        out.append(p)
+    return out
 
 
 def load_trainer_state(ckpt: str | os.PathLike, optimizer: torch.optim.Optimizer,
                        extra_modules: Mapping[str, torch.nn.Module] | None = None) -> dict[str, Any]:
     """Restore the optimizer (and extra modules) from ``ckpt``; return the trainer state."""
     ck = Path(ckpt)
+    why = checkpoint_problem(ck)
+    if why is not None:
+        raise CheckpointError(why)
     state = json.loads((ck / STATE_FILE).read_text())
     optimizer_from_safetensors(optimizer, load_file(str(ck / OPT_FILE)), state["optimizer"])
     for name, mod in (extra_modules or {}).items():
@@ -184,7 +317,19 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def truncate_metrics(path: str | os.PathLike, iterations_done: int) -> None:
-    """Keep only the rows of iterations ``< iterations_done`` (for resuming from a checkpoint)."""
+    """Keep only the rows of iterations ``< iterations_done`` (for resuming from a checkpoint).
+
+    Rows past the checkpoint (written before a kill that came ahead of the next checkpoint) are dropped:
+    the resumed run recomputes them. A torn last line is dropped too. Duplicate rows of one iteration
+    (written by versions that saved the checkpoint first) keep the last; a gap is logged.
+    """
     p = Path(path)
-    rows = [r for r in read_metrics(p) if r.get("iteration", -1) < iterations_done]
-    write_text_atomic(p, "".join(json.dumps(r) + "\n" for r in rows))
+    by_it: dict[int, dict[str, Any]] = {}
+    for r in read_metrics(p):
+        it = r.get("iteration", -1)
+        if isinstance(it, int) and 0 <= it < iterations_done:
+            by_it[it] = r
+    missing = sorted(set(range(iterations_done)) - set(by_it))
+    if missing:
+        logger.warning("%s: no metrics rows for iteration(s) %s before the checkpoint", p, missing)
+    write_text_atomic(p, "".join(json.dumps(by_it[i]) + "\n" for i in sorted(by_it)))

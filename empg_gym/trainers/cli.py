@@ -11,6 +11,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from empg_gym._io import RunLockedError
+from empg_gym._validate import CorruptFileError
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train a policy with the config file given by ``--config`` and ``--field value`` overrides."""
@@ -35,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         run = train(cfg)
-    except (FileExistsError, FileNotFoundError) as e:
+    except (FileExistsError, FileNotFoundError, RunLockedError, CorruptFileError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
     print(f"run folder: {run}")

@@ -343,14 +343,20 @@ def from_dict(d: Mapping[str, Any]) -> TrainConfig:
 
 
 def load_yaml(path: str | os.PathLike) -> TrainConfig:
-    """Read a config YAML file."""
+    """Read a config YAML file; a syntax error, a wrong type or a bad value names the file (and line)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"config file not found: {p} (shipped configs are in baselines/)")
-    data = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{p}: expected a mapping of TrainConfig fields, got {type(data).__name__}")
-    return from_dict(data)
+    from empg_gym._validate import check_fields, field_types, read_yaml_mapping, yaml_floats
+
+    data, lines = read_yaml_mapping(p, "a training config (TrainConfig fields)")
+    types_ = field_types(TrainConfig)
+    data = yaml_floats(data, types_)  # lr: 1e-5 is a string to PyYAML
+    check_fields(data, types_, str(p), lines)  # wrong types, with file and line (unknown keys: from_dict)
+    try:
+        return from_dict(data)
+    except ValueError as e:
+        raise ValueError(f"{p}: {e}") from None
 
 
 #: The ``--config`` flag and the dict-field syntax, as ``empg-train --help`` shows them.

@@ -137,6 +137,20 @@ def build_model(cfg: TrainConfig, path: str | os.PathLike | None = None) -> tupl
     return model, tok
 
 
+def _one_trainer_per_run(train: Any) -> Any:
+    """Hold the run folder's lock (:func:`empg_gym._io.run_lock`) while ``train`` runs."""
+    import functools
+
+    @functools.wraps(train)
+    def locked(self: PGTrainer, *args: Any, **kwargs: Any) -> Path:
+        from empg_gym._io import run_lock
+
+        with run_lock(self.run_dir, "training"):
+            return train(self, *args, **kwargs)
+
+    return locked
+
+
 class PGTrainer:
     """The shared policy-gradient loop (see the module docstring). ``train()`` runs it."""
 
@@ -145,6 +159,33 @@ class PGTrainer:
         self.run_dir = Path(cfg.output_dir)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.start_iteration = 0
+
+    def _open_run(self) -> Path | None:
+        """Tidy the run folder and return the checkpoint to resume from (None: start afresh).
+
+        Runs under the run lock: removes what killed saves left behind, picks the newest *complete*
+        checkpoint whatever ``latest`` says, and refuses to resume from (or overwrite) a folder whose
+        checkpoints are all damaged. See :mod:`.checkpoint` for the crash-safety rules.
+        """
+        from empg_gym.trainers import checkpoint as ck
+
+        cfg = self.cfg
+        ck.clean_stale(self.run_dir)
+        latest = ck.latest_checkpoint(self.run_dir)
+        damaged = ck.run_checkpoint_problems(self.run_dir)
+        if latest is None and damaged:
+            if not cfg.resume:
+                raise FileExistsError(f"{self.run_dir} already holds a run (with damaged checkpoints: "
+                                      f"{'; '.join(damaged)}); choose another --output-dir")
+            raise ck.CheckpointError(
+                f"--resume: {self.run_dir} has no complete checkpoint to resume from: {'; '.join(damaged)}. "
+                "Restore or delete the damaged checkpoint folders, or choose another --output-dir")
+        if cfg.model != "tiny" and Path(cfg.model).is_dir():  # a damaged base model: name the file
+            from empg_gym._validate import check_safetensors
+
+            for f in sorted(Path(cfg.model).glob("*.safetensors")):
+                check_safetensors(f)
+        return latest if cfg.resume else None
 
     # ------------------------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -160,7 +201,7 @@ class PGTrainer:
         self.device, self.dtype = resolve_device(cfg.device, cfg.dtype)
         _check_model_source(cfg.model)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        latest = ck.latest_checkpoint(self.run_dir) if cfg.resume else None
+        latest = self._open_run()
         if cfg.resume and latest is None:
             logger.warning("resume: no checkpoint in %s, starting from scratch", self.run_dir)
         if not cfg.resume and ck.latest_checkpoint(self.run_dir) is not None:
@@ -443,6 +484,13 @@ class PGTrainer:
                                optimizer=self.optimizer, cfg=self.cfg, agent_spec=self.agent_spec(),
                                extra_modules=self.extra_modules(), keep=self.cfg.keep_checkpoints)
 
+    def _save_pending(self, done: int | None) -> None:
+        """Save the checkpoint after ``done`` iterations (whose metrics row is written), if any."""
+        if done is not None:
+            ts = time.perf_counter()
+            self.save(done)
+            logger.info("checkpoint after iteration %d saved in %.2f s", done, time.perf_counter() - ts)
+
     def iteration(self, it: int) -> dict[str, Any]:
         """Run one iteration and return its metrics row."""
         import torch
@@ -478,8 +526,9 @@ class PGTrainer:
         })
         return row
 
+    @_one_trainer_per_run
     def train(self, *, stop_after: int | None = None) -> Path:
-        """Run (or continue) training; returns the run folder.
+        """Run (or continue) training, holding the run folder's lock; returns the run folder.
 
         Args:
             stop_after: Stop after this many iterations in total (tests: simulates a kill after a checkpoint).
@@ -489,23 +538,26 @@ class PGTrainer:
 
         self.setup()
         cfg = self.cfg
+        # A checkpoint is saved only after the metrics row of its iteration is written (at the top of the
+        # next iteration, or after the loop): a kill in between leaves a row past the checkpoint, which the
+        # resumed run truncates and recomputes (see checkpoint.py). Never a checkpoint without its row.
+        pending: int | None = None
         end = cfg.iterations if stop_after is None else min(cfg.iterations, stop_after)
         bar = ProgressBar(cfg.iterations, "train", enabled=cfg.progress, completed=self.start_iteration)
         nan = float("nan")
         try:
             for it in range(self.start_iteration, end):
+                self._save_pending(pending)
                 t0 = time.perf_counter()
                 row = self.iteration(it)
                 done = it + 1
-                if done % cfg.save_every == 0 or done == cfg.iterations:
-                    ts = time.perf_counter()
-                    self.save(done)
-                    row["time_checkpoint"] = time.perf_counter() - ts
+                pending = done if done % cfg.save_every == 0 or done == cfg.iterations else None
                 row["time_total"] = time.perf_counter() - t0
                 append_metrics(self.metrics_path, row)
                 bar.advance(status=f"success {row.get('success', nan):.2f} return {row.get('train_return', nan):.2f}")
         finally:
             bar.close()
+        self._save_pending(pending)
         return self.run_dir
 
 

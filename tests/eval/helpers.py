@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from empg_gym.eval.entry import make_entry
-from empg_gym.eval.tasks import get_task_list
+from empg_gym.eval.tasks import fallback_provenance, get_task_list
+
+#: The data provenance of the synthetic GuessNumber entries (the toy's built-in tasks).
+GUESS_DATA = fallback_provenance("empg/GuessNumber-v0", {})
 
 
 def guess_records(
@@ -37,7 +40,7 @@ def guess_records(
     return recs
 
 
-def guess_entry(name: str, won: list[bool], *, seeds=(0,), **kw) -> dict[str, Any]:
+def guess_entry(name: str, won: list[bool], *, seeds=(0,), data=None, **kw) -> dict[str, Any]:
     tl = get_task_list("empg/GuessNumber-v0", "test")
     return make_entry(
         guess_records(won, seeds=seeds, **kw),
@@ -55,12 +58,13 @@ def guess_entry(name: str, won: list[bool], *, seeds=(0,), **kw) -> dict[str, An
         date="2026-11-25T00:00:00Z",
         package_version="0.1.0",
         wall_time_s=1.0,
+        data=GUESS_DATA if data is None else data,
     )
 
 
 def reported_entry(success: float = 0.737) -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "kind": "reported",
         "env": {"id": "empg/GuessNumber-v0", "version": 0},
         "split": "test",

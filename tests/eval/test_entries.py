@@ -38,4 +38,7 @@ def test_entry_reproduces(path, entry, tmp_path):
     )
     # spec/spec_hash are compared too: the built-in name must still mean the same agent.
     stable = {k: v for k, v in entry.items() if k not in VOLATILE}
-    assert {k: v for k, v in again.items() if k not in VOLATILE} == stable
+    assert {k: v for k, v in again.items() if k not in VOLATILE} == stable, (
+        f"{path} no longer reproduces (after a change to the env or its data provenance, refresh it with "
+        f"`empg-leaderboard rerun {path}`)"
+    )

@@ -75,7 +75,8 @@ def test_version_and_path_checked(tmp_path):
     p.parent.mkdir(parents=True)
     p.write_text(json.dumps(good()))
     with pytest.raises(EntryError, match="belongs in results/empg/GuessNumber-v0/"):
-        load_entry(p)
+        load_entry(p, in_tree=True)
+    load_entry(p)  # outside a leaderboard (e.g. under runs/), where the file lives does not matter
     p.write_text("{not json")
     with pytest.raises(EntryError, match="not valid JSON"):
         load_entry(p)
@@ -91,3 +92,37 @@ def test_reported_rows_rules():
     e = reported_entry()
     del e["reported"]
     assert "'reported' is a required property" in problems(e)
+
+
+def test_schema_1_entry_gets_one_clear_problem():
+    e = good()
+    e["schema_version"] = 1
+    del e["data"]
+    msg = problems(e)
+    assert msg.startswith("schema_version: 1 is outdated") and "empg-leaderboard migrate" in msg
+    assert "\n" not in msg  # one problem, not a cascade of missing fields
+    r = reported_entry()
+    r["schema_version"] = 1
+    assert 'set "schema_version": 2' in problems(r)
+    e["schema_version"] = 7
+    assert "7 is not a known version" in problems(e)
+
+
+def test_data_provenance_checked_and_hashed():
+    e = good()
+    e["data"]["kind"] = "synthetic"
+    assert "data/kind" in problems(e)
+    e = good()
+    e["data"] = {**e["data"], "source": "someone else's numbers"}  # same shape, other data: hash breaks
+    assert "task_list/hash: stored" in problems(e)
+    e = good()
+    e["data"]["files"] = {"x.json": "md5:abc"}
+    assert "sha256" in problems(e)
+
+
+def test_warnings_recomputed():
+    e = guess_entry("mute", [False] * 16, invalid=[3] * 16)  # 3 steps, all 3 invalid, in every episode
+    assert e["warnings"] == ["all_actions_invalid"] and e["metrics"]["invalid_action_rate"]["mean"] == 1.0
+    validate_entry(e)
+    e["warnings"] = []
+    assert "warnings: stored [] but the per-episode records give ['all_actions_invalid']" in problems(e)

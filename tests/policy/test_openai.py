@@ -116,9 +116,26 @@ def test_wrong_model_is_a_clear_error(server):
         load_agent(spec(server, "missing")).act([h])
 
 
-def test_unreachable_endpoint_gives_invalid_actions():
+def test_unreachable_endpoint_gives_invalid_actions_then_is_declared_down():
+    from empg_gym.agent import AgentError
+    from empg_gym.policy.openai import EndpointDown
+
     agent = load_agent({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
                         "timeout": 0.5,
-                        "max_retries": 1, "extra": {"backoff": 0.0}})
-    out = agent.act([History("empg/KeyDoor-v0", "t", (), "o", ("go east",))] * 2)
+                        "max_retries": 1, "extra": {"backoff": 0.0, "max_consecutive_failures": 3}})
+    h = History("empg/KeyDoor-v0", "t", (), "o", ("go east",))
+    out = agent.act([h] * 2)  # a flaky moment: invalid actions, the rollout goes on
     assert [s.format_valid for s in out] == [False, False]
+    with pytest.raises(EndpointDown, match="looks down: 3 requests in a row failed after 1 retries") as e:
+        agent.act([h])  # the third failure in a row: the endpoint is down, not flaky
+    assert isinstance(e.value, AgentError)
+
+
+def test_a_success_resets_the_failure_count(server):
+    h = History("empg/KeyDoor-v0", "t", (), "o", ("go east",))
+    extra = {"backoff": 0.0, "max_consecutive_failures": 2}
+    agent = load_agent(spec(server, "garbage", max_retries=0, extra=extra))
+    assert not agent.act([h])[0].format_valid  # one failure
+    agent.spec = agent.spec.replace(model="m")  # the same agent now reaches a healthy model
+    agent.act([h])
+    assert agent._failures == 0

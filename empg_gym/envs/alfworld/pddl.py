@@ -397,9 +397,25 @@ def load_game(path: str | os.PathLike) -> Game:
 
     Raises:
         FileNotFoundError: When the file is missing.
-        ValueError: When it is not a tw-pddl game.
+        ValueError: When it is not a tw-pddl game, or is damaged (binary, truncated JSON, a PDDL problem
+            that does not parse): the message names the file.
     """
     path = os.fspath(path)
+    try:
+        return _load_game(path)
+    except FileNotFoundError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path}: not a readable game.tw-pddl (not UTF-8 JSON: {e}); re-download the "
+                         "ALFWorld data or regenerate the game") from None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        if path in str(e):
+            raise
+        raise ValueError(f"{path}: damaged game.tw-pddl ({type(e).__name__}: {e}); re-download the ALFWorld "
+                         "data or regenerate the game") from None
+
+
+def _load_game(path: str) -> Game:
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     if "pddl_problem" not in data:

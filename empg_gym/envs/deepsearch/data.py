@@ -192,7 +192,7 @@ def _rows(p: Path) -> Iterable[dict[str, Any]]:
                     raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
 
 
-def load_questions(
+def _load_questions(
     path: str | os.PathLike, data_source: str | None = None, limit: int | None = None
 ) -> list[QARecord]:
     """Read a question file in any supported format.
@@ -217,6 +217,8 @@ def load_questions(
     for n, row in enumerate(_rows(p)):
         if limit is not None and len(out) >= limit:
             break
+        if not isinstance(row, dict):
+            raise ValueError(f"row {n} is a {type(row).__name__}, not a JSON object")
         rec = parse_row(row, n, default)
         if data_source:
             rec = QARecord(
@@ -228,3 +230,32 @@ def load_questions(
     if not out:
         raise ValueError(f"{p} holds no questions")
     return out
+
+
+def load_questions(
+    path: str | os.PathLike, data_source: str | None = None, limit: int | None = None
+) -> list[QARecord]:
+    """Read a question file in any supported format.
+
+    Args:
+        path: ``.jsonl`` / ``.json`` / ``.parquet`` file.
+        data_source: Override the data source of every row.
+        limit: Read at most this many questions.
+
+    Raises:
+        FileNotFoundError: The file does not exist (the message says what to pass).
+        ValueError: No questions, a row in no known format, or a damaged file (binary, torn JSON, a parquet
+            file pyarrow cannot read); the message names the file.
+    """
+    p = Path(path).expanduser()
+    try:
+        return _load_questions(p, data_source, limit)
+    except UnicodeDecodeError as e:  # binary or non-UTF-8 files: name the file, not the codec
+        raise ValueError(f"{p}: not UTF-8 text (byte {e.start}); expected .jsonl/.json/.parquet questions") \
+            from None
+    except RecursionError:
+        raise ValueError(f"{p}: JSON nested too deeply; expected .jsonl/.json/.parquet questions") from None
+    except ValueError as e:  # JSON, parquet (pyarrow's ArrowInvalid) and row errors
+        if str(p) in str(e):
+            raise
+        raise ValueError(f"{p}: {e}") from None
