@@ -65,7 +65,7 @@ def main() -> None:
     pad = tok.pad_token_id or 0
     for s in steps:
         pb = pack([s], pad)
-        logits, _ = response_logits(model, pb)
+        logits = response_logits(model, pb)
         logp, h = token_logprobs_entropy(logits, pb.resp_ids)
         grads = torch.autograd.grad((logp * pb.resp_mask).sum(), params)
         gnorm.append(float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads))))

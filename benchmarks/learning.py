@@ -59,9 +59,9 @@ def warm_start(env: str, seed: int, workdir: Path, bc_steps: int) -> Path:
 
 
 def run(env: str, method: str, seed: int, start: Path, workdir: Path, iterations: int) -> list[dict]:
+    from empg_gym.trainers import train
     from empg_gym.trainers.checkpoint import read_metrics
     from empg_gym.trainers.config import TrainConfig
-    from empg_gym.trainers.pg import train
 
     env_id, kw, pool, turns, hist = ENVS[env]
     out = workdir / f"{env}_{method}_s{seed}"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from empg_gym.types import History
+from empg_gym.types import History, mean_entropy
 
 __all__ = ["ActionSample", "Agent", "AgentError"]
 
@@ -31,6 +31,7 @@ class ActionSample:
         text: The raw response text (for an LLM: reasoning plus action tag).
         action: The env action projected from ``text`` (equal to ``text`` for non-LLM agents).
         format_valid: Whether ``text`` followed the prompt's format.
+        format_error: Why the format is invalid (the projection's ``error``; "" when valid).
         prompt: The prompt text the model saw.
         prompt_token_ids: Token ids of the prompt.
         token_ids: Token ids of the response.
@@ -46,11 +47,12 @@ class ActionSample:
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
     entropies: tuple[float, ...] = ()
+    format_error: str = ""
 
     @property
-    def entropy(self) -> float | None:
-        """Mean token entropy of this step (EMPG's step entropy), or None."""
-        return sum(self.entropies) / len(self.entropies) if self.entropies else None
+    def mean_entropy(self) -> float | None:
+        """Mean token entropy of this step (EMPG's step entropy), or None if not recorded."""
+        return mean_entropy(self.entropies)
 
 
 @runtime_checkable

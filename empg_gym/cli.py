@@ -88,15 +88,10 @@ def envs_main(argv: Sequence[str] | None = None) -> int:
 
         print(json.dumps(rows, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from empg_gym._table import print_table
 
-    t = Table(title="empg-gym environments")
-    for col in ("id", "max steps", "data"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r["id"], str(r["max_episode_steps"]), r["data"])
-    Console().print(t)
+    print_table("empg-gym environments", ("id", "max steps", "data"),
+                [(r["id"], r["max_episode_steps"], r["data"]) for r in rows])
     return 0
 
 

@@ -8,9 +8,13 @@ agents are stateless.
 
 Bookkeeping, fixed so that results are reproducible and comparable:
 
-- Episode ``k = task_position * group_size + copy`` is reset with ``seed + k`` and ``options = tasks[task]``.
-- The ``group_size`` copies of a task share ``group_id`` = the task's position in ``tasks`` (the same task,
-  different sampling: what group estimators such as GRPO and EMPG need).
+- Episode ``k = task_position * group_size + copy`` is reset with ``seed + task_position`` and
+  ``options = tasks[task_position]``: every copy of a task gets the same reset seed, so the copies play the
+  same task even when the options leave the task to the seed (``{}``) and the env's own randomness is the
+  same for all of them. Only the agent's sampling differs between copies: what group estimators such as
+  GRPO and EMPG compare.
+- The ``group_size`` copies of a task share ``group_id`` = ``task_position`` = the task's position in
+  ``tasks`` (callers that renumber groups, such as the trainer's dynamic sampling, keep ``task_position``).
 - If the agent has a ``set_seed(seed)`` method (the sampling backends and :class:`RandomAgent` do), it is
   called once with ``seed`` before the first turn, so the same agent, env, tasks and seed give the same
   trajectories.
@@ -74,7 +78,7 @@ class _Live:
     """One live episode in a slot."""
 
     k: int  # episode index
-    group_id: int
+    position: int  # task position in `tasks`
     seed: int
     slot: int
     observation: str
@@ -116,9 +120,10 @@ def collect(
         env_id: Gymnasium id, e.g. ``"empg/KeyDoor-v0"``.
         tasks: Reset options per task (``{"task_index": i}`` / ``{"task_id": ...}``), or an int ``n`` meaning
             ``task_index`` 0..n-1.
-        group_size: Episodes per task (G); copies of a task share ``group_id`` = the task's position.
-        seed: Episode ``k`` (in (task, copy) order) is reset with ``seed + k``; the agent's ``set_seed`` (if
-            any) gets ``seed``.
+        group_size: Episodes per task (G); copies of a task share ``group_id`` = ``task_position`` = the
+            task's position in ``tasks``.
+        seed: Every copy of the task at position ``p`` is reset with ``seed + p``; the agent's ``set_seed``
+            (if any) gets ``seed``.
         env_kwargs: Constructor kwargs for ``gym.make`` (e.g. ``{"split": "test"}``).
         max_steps: Episode step limit (overrides the registered ``max_episode_steps``); episodes cut off
             by it end with ``truncated=True``.
@@ -173,9 +178,11 @@ def collect(
             if k is None:
                 break
             starts.append((k, free.pop()))
-        jobs = [(slot, seed + k, options[k // group_size]) for k, slot in starts]
+        # Every copy of a task resets with the same seed (see the module docstring).
+        jobs = [(slot, seed + k // group_size, options[k // group_size]) for k, slot in starts]
         for (k, slot), (obs, info) in zip(starts, pool.reset(jobs), strict=True):
-            ep = _Live(k=k, group_id=k // group_size, seed=seed + k, slot=slot, observation=obs,
+            pos = k // group_size
+            ep = _Live(k=k, position=pos, seed=seed + pos, slot=slot, observation=obs,
                        info=dict(info), task=str(info.get("task", "")), task_id=str(info.get("task_id", "")))
             slot_of[k] = slot
             live.append(ep)
@@ -199,8 +206,8 @@ def collect(
                     still.append(ep)
                     continue
                 traj = Trajectory(env_id=env_id, task_id=ep.task_id, task=ep.task, turns=tuple(ep.turns),
-                                  group_id=ep.group_id, seed=ep.seed, won=bool(ep.info.get("won", False)),
-                                  score=float(ep.info.get("score", 0.0)))
+                                  group_id=ep.position, seed=ep.seed, won=bool(ep.info.get("won", False)),
+                                  score=float(ep.info.get("score", 0.0)), task_position=ep.position)
                 results[ep.k] = traj
                 free.append(slot_of.pop(ep.k))
                 bar.advance(traj)
@@ -238,6 +245,7 @@ def _turn(ep: _Live, h: History, sample: ActionSample, action: str, res: tuple) 
         entropies=tuple(sample.entropies),
         action=action,
         format_valid=bool(sample.format_valid),
+        format_error=str(sample.format_error),
         action_valid=bool(info.get("action_valid", True)),
         reward=float(reward),
         terminated=bool(terminated),
@@ -249,34 +257,23 @@ def _turn(ep: _Live, h: History, sample: ActionSample, action: str, res: tuple) 
 
 
 class _Progress:
-    """A rich progress bar over episodes (no-op when disabled)."""
+    """Episodes done and the running win rate, on the package's progress bar."""
 
     def __init__(self, total: int, label: str, *, enabled: bool) -> None:
-        self._p = None
+        from empg_gym._progress import ProgressBar
+
+        self._bar = ProgressBar(total, label, enabled=enabled)
         self.wins = 0
         self.done = 0
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                           console=Console(stderr=True), transient=False)
-        self._task = self._p.add_task(label, total=total, stats="")
-        self._p.start()
 
     def advance(self, traj: Trajectory) -> None:
         self.done += 1
         self.wins += traj.won
-        if self._p is not None:
-            self._p.advance(self._task)
+        self._bar.advance()
 
     def turn(self, n_live: int) -> None:
-        if self._p is not None:
-            rate = self.wins / self.done if self.done else 0.0
-            self._p.update(self._task, stats=f"live {n_live} | won {rate:.0%}")
+        rate = self.wins / self.done if self.done else 0.0
+        self._bar.status(f"live {n_live} | won {rate:.0%}")
 
     def close(self) -> None:
-        if self._p is not None:
-            self._p.stop()
+        self._bar.close()

@@ -6,8 +6,10 @@
   log-probs, entropies), the action that was parsed from it, and what the env answered.
 - :class:`Trajectory` is one episode of turns; trajectories of the same task played G times share a
   ``group_id`` (group-based estimators: GRPO, RLOO, GiGPO, EMPG).
-- :class:`StepBatch` flattens trajectories to per-step arrays for the advantage estimators. ``terminated``
-  and ``truncated`` stay apart all the way here.
+- :class:`StepBatch` flattens trajectories to per-step arrays: the one per-step table of a training batch.
+  The advantage estimators read its numeric columns; the trainer's scoring pass reads its token columns, so
+  every per-step tensor the trainer makes is aligned with its rows by construction. ``terminated`` and
+  ``truncated`` stay apart all the way here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Turn:
         entropies: Per-token full-vocabulary entropies of the sampling distribution, if recorded.
         action: The env action parsed from ``response``.
         format_valid: Whether ``response`` followed the prompt's format (e.g. one ``<action>`` tag).
+        format_error: Why the format is invalid (the projection's ``error``; "" when valid).
         action_valid: The env's verdict (``info["action_valid"]``).
         reward: The env's reward for this step.
         terminated: The episode ended in the MDP at this step.
@@ -56,11 +59,17 @@ class Turn:
     terminated: bool = False
     truncated: bool = False
     info: Mapping[str, Any] = field(default_factory=dict)
+    format_error: str = ""
 
     @property
     def mean_entropy(self) -> float | None:
         """Mean token entropy of the response (EMPG's step entropy), or None if not recorded."""
-        return float(np.mean(self.entropies)) if self.entropies else None
+        return mean_entropy(self.entropies)
+
+
+def mean_entropy(entropies: Sequence[float]) -> float | None:
+    """Mean of per-token entropies (EMPG's step entropy), or None when none were recorded."""
+    return float(np.mean(entropies)) if len(entropies) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,8 @@ class Trajectory:
         seed: The reset seed.
         won: The env's ``won`` at the end.
         score: The env's ``score`` at the end.
+        task_position: Position of the task in the ``tasks`` list the episode was played from
+            (:func:`empg_gym.rollout.collect`); unlike ``group_id`` it is never renumbered.
     """
 
     env_id: str
@@ -107,6 +118,7 @@ class Trajectory:
     seed: int | None = None
     won: bool = False
     score: float = 0.0
+    task_position: int = 0
 
     @property
     def total_reward(self) -> float:
@@ -137,6 +149,8 @@ class StepBatch:
             step reward and so of every return containing the step.
         n_tokens: ``[N]`` int, scored response tokens of each step, or None (= 1 each, all scored). Weights of
             per-token whitening (``verl-agent``); a step with 0 has no entropy (EMPG leaves it out).
+        prompt_ids: ``[N]`` object, each step's prompt token ids (a tuple of ints), or None.
+        response_ids: ``[N]`` object, each step's response token ids (a tuple of ints), or None.
     """
 
     traj_id: np.ndarray
@@ -150,11 +164,13 @@ class StepBatch:
     anchor: np.ndarray | None = None
     penalty: np.ndarray | None = None
     n_tokens: np.ndarray | None = None
+    prompt_ids: np.ndarray | None = None
+    response_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.traj_id)
         for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor",
-                     "penalty", "n_tokens"):
+                     "penalty", "n_tokens", "prompt_ids", "response_ids"):
             arr = getattr(self, name)
             if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
                 raise ValueError(f"StepBatch.{name} must have shape [{n}], got {np.shape(arr)}")
@@ -202,10 +218,21 @@ class StepBatch:
                 raise ValueError("with_entropy=True but some turns have no token entropies recorded")
             entropy = np.asarray(ents, dtype=np.float64)
         a = anchors if anchors is not None else [[turn.observation for turn in t.turns] for t in trajs]
-        anchor = np.empty(len(traj_id), dtype=object)
-        anchor[:] = [x for row in a for x in row]
+        anchor = _objects([x for row in a for x in row])
         value = None if values is None else np.asarray([x for row in values for x in row], dtype=np.float64)
         penalty = None if penalties is None else np.asarray([x for row in penalties for x in row], np.float64)
         ntok = None if n_tokens is None else np.asarray([x for row in n_tokens for x in row], dtype=np.int64)
-        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor, penalty,
-                   ntok)
+        prompt_ids = _objects([turn.prompt_token_ids for t in trajs for turn in t.turns])
+        response_ids = _objects([turn.token_ids for t in trajs for turn in t.turns])
+        if len(reward) != len(traj_id):
+            raise ValueError(f"StepBatch.from_trajectories: {len(reward)} rewards for {len(traj_id)} steps")
+        return cls(traj_id, step, group_id, reward, terminated, truncated, entropy, value, anchor, penalty, ntok,
+                   prompt_ids, response_ids)
+
+
+def _objects(items: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array holding ``items`` as they are (numpy would otherwise stack equal-length tuples)."""
+    out = np.empty(len(items), dtype=object)
+    for i, x in enumerate(items):
+        out[i] = x
+    return out

@@ -57,9 +57,26 @@ def test_groups_share_tasks_and_seeds_follow_episode_order():
                     group_size=3, seed=100, progress=False)
     assert [t.group_id for t in trajs] == [0, 0, 0, 1, 1, 1]
     assert [t.task_id for t in trajs] == ["keydoor3-5"] * 3 + ["keydoor3-2"] * 3
-    assert [t.seed for t in trajs] == [100, 101, 102, 103, 104, 105]
+    assert [t.seed for t in trajs] == [100, 100, 100, 101, 101, 101]
+    assert [t.task_position for t in trajs] == [0, 0, 0, 1, 1, 1]
     # the same task, different sampling: the random copies do not all play alike
     assert len({tuple(x.action for x in t.turns) for t in trajs[:3]}) > 1
+
+
+def test_copies_of_a_seed_drawn_task_play_the_same_task():
+    """Group identity: with options ``{}`` the task comes from the reset seed, and all G copies must share it."""
+    trajs = collect(RandomAgent(), "empg/GuessNumber-v0", tasks=[{}, {}, {}], group_size=4, seed=7,
+                    progress=False, max_steps=2)
+    assert [t.task_position for t in trajs] == [0] * 4 + [1] * 4 + [2] * 4
+    for p in range(3):
+        group = trajs[4 * p:4 * p + 4]
+        assert len({t.task_id for t in group}) == 1, [t.task_id for t in group]
+        assert {t.group_id for t in group} == {p}
+    # the seed does draw different tasks for different positions (else the check above proves nothing)
+    assert len({t.task_id for t in trajs}) > 1
+    # and each position plays what a lone episode reset with seed + position plays
+    lone = collect(RandomAgent(), "empg/GuessNumber-v0", tasks=[{}], seed=8, progress=False, max_steps=1)
+    assert lone[0].task_id == trajs[4].task_id
 
 
 def test_lockstep_one_act_call_per_turn_and_truncation():
@@ -81,7 +98,7 @@ def test_batch_size_bounds_live_episodes_and_keeps_order():
                     batch_size=3)
     assert max(agent.calls) == 3
     assert [t.group_id for t in trajs] == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert [t.seed for t in trajs] == list(range(8))
+    assert [t.seed for t in trajs] == [0, 0, 1, 1, 2, 2, 3, 3]
     assert sum(agent.calls) == sum(len(t) for t in trajs)
 
 
@@ -154,3 +171,22 @@ def test_env_kwargs_reach_the_env_and_agents_satisfy_the_protocol():
     assert [t.task_id for t in trajs] == ["guess4-1", "guess4-2", "guess4-3", "guess4-4"]
     assert all(t.won and len(t) <= 3 for t in trajs)
     assert isinstance(RandomAgent(), Agent) and isinstance(ExpertAgent(), Agent)
+
+
+def test_the_projection_error_reaches_the_turn():
+    from empg_gym.prompting import get_template
+
+    class Parsing:
+        def act(self, histories):
+            t = get_template("react")
+            out = []
+            for h in histories:
+                p = t.parse("no tags at all", h)
+                out.append(ActionSample(text="no tags at all", action=p.action, format_valid=p.format_valid,
+                                        format_error=p.error))
+            return out
+
+    (traj,) = collect(Parsing(), "empg/KeyDoor-v0", tasks=1, progress=False, max_steps=1)
+    turn = traj.turns[0]
+    assert not turn.format_valid and turn.format_error
+    assert turn.format_error == get_template("react").parse("no tags at all").error

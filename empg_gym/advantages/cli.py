@@ -21,14 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=repr))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from empg_gym._table import print_table
 
-    t = Table(title="advantage estimators")
-    for col in ("name", "description", "hyperparameters (defaults)"):
-        t.add_column(col)
-    for r in rows:
-        hp = ", ".join(f"{k}={v!r}" for k, v in r["hyperparameters"].items())
-        t.add_row(r["name"], r["description"], hp)
-    Console().print(t)
+    print_table("advantage estimators", ("name", "description", "hyperparameters (defaults)"),
+                [(r["name"], r["description"], ", ".join(f"{k}={v!r}" for k, v in r["hyperparameters"].items()))
+                 for r in rows])
     return 0

@@ -22,7 +22,7 @@ Subclasses implement :meth:`_reset_task`, :meth:`_parse`, :meth:`_transition` an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 
@@ -57,7 +57,7 @@ class Transition:
 class TextEnv(gym.Env[str, str]):
     """Base class for multi-turn text envs; see the module docstring for the contract."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 4}
 
     #: Reward given for an invalid action. The originals give 0 and leave penalties to training.
     invalid_action_reward: float = 0.0

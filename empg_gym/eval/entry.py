@@ -11,6 +11,7 @@ its own).
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -166,3 +167,16 @@ def migrate_entry(entry: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str
     out["task_list"] = tl
     out["warnings"] = entry_warnings(e["metrics"])
     return out
+
+
+def default_root() -> Path:
+    """The leaderboard: ``$EMPG_LEADERBOARD``, else the checkout's ``leaderboard/`` or ``./leaderboard``.
+
+    (Here rather than in :mod:`.leaderboard` so that the harness can find it without importing the leaderboard,
+    which imports the harness to re-run entries.)
+    """
+    env = os.environ.get("EMPG_LEADERBOARD")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2] / "leaderboard"
+    return repo if repo.is_dir() else Path.cwd() / "leaderboard"

@@ -60,6 +60,7 @@ from typing import Any
 from gymnasium.error import DependencyNotInstalled
 
 from empg_gym._io import RunLockedError, run_lock, write_json_atomic
+from empg_gym._jsonl import JsonlAppender
 from empg_gym._optional import require
 from empg_gym.agent import AgentError
 from empg_gym.eval.entry import ALL_INVALID, make_entry
@@ -174,24 +175,13 @@ class _RunFile:
     """Append-only JSONL writer that flushes every line (a kill loses at most a torn last line)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A torn last line must not glue onto the next record.
-        if path.exists() and path.stat().st_size:
-            with path.open("rb") as f:
-                f.seek(-1, os.SEEK_END)
-                torn = f.read(1) != b"\n"
-        else:
-            torn = False
-        self._f = path.open("a", encoding="utf-8")
-        if torn:
-            self._f.write("\n")
+        self._w = JsonlAppender(path, sort_keys=True)  # starts a fresh line after a torn one
 
     def write(self, kind: str, rec: Mapping[str, Any]) -> None:
-        self._f.write(json.dumps({"type": kind, **rec}, sort_keys=True) + "\n")
-        self._f.flush()
+        self._w.write({"type": kind, **rec})
 
     def close(self) -> None:
-        self._f.close()
+        self._w.close()
 
 
 def _resolve_agent(agent: Any, spec: Any,
@@ -483,7 +473,7 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
             base = si * n
 
             def on_traj(traj, si=si, s=s, a=a) -> None:  # noqa: ANN001
-                pos = a + traj.group_id
+                pos = a + traj.task_position
                 k = si * n + pos
                 add(k, episode_record(traj, episode=k, seed=s, task_position=pos))
 
@@ -641,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _leaderboard_results() -> Path:
-    from empg_gym.eval.leaderboard import default_root
+    from empg_gym.eval.entry import default_root
 
     return (default_root() / "results").resolve()
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from empg_gym._io import write_json_atomic, write_text_atomic
+from empg_gym.eval.entry import default_root
 from empg_gym.eval.schema import EntryError, load_entry, read_entry, validate_entry
 from empg_gym.eval.tasks import DATA_KINDS, describe_data
 
@@ -96,15 +97,6 @@ class Row:
         src = self.entry.get(block, {})
         m = src.get(key) if block == "metrics" else src.get(key, {}).get("success")
         return None if not m else m.get("ci")
-
-
-def default_root() -> Path:
-    """The leaderboard: ``$EMPG_LEADERBOARD``, else the checkout's ``leaderboard/`` or ``./leaderboard``."""
-    env = os.environ.get("EMPG_LEADERBOARD")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2] / "leaderboard"
-    return repo if repo.is_dir() else Path.cwd() / "leaderboard"
 
 
 @dataclass

@@ -133,7 +133,7 @@ def _round(x: float) -> float:
 def metric(mean: float, ci: tuple[float, float] | None, n: int) -> dict[str, Any]:
     """One metric as stored in an entry: ``{"mean", "ci": [low, high] | None, "n"}``."""
     ok = ci is not None and all(math.isfinite(c) for c in ci)
-    return {"mean": _round(mean) if math.isfinite(mean) else None, "ci": list(ci) if ok else None,
+    return {"mean": _round(mean) if math.isfinite(mean) else None, "ci": list(ci) if ok and ci else None,
             "n": int(n)}
 
 
@@ -160,6 +160,11 @@ def _ratio_metric(units: list[list[Mapping[str, Any]]], num: Callable[[Mapping[s
             return nums[idx].sum(axis=1) / d
 
     return metric(nums.sum() / dens.sum(), bootstrap_ci(stat, len(units), **kw), n_ep)
+
+
+def _field_getter(name: str) -> Callable[[Mapping[str, Any]], float]:
+    """``record -> float(record.get(name, 0.0))``."""
+    return lambda r: float(r.get(name, 0.0))
 
 
 def _mean_metric(units: list[list[Mapping[str, Any]]], value: Callable[[Mapping[str, Any]], float],
@@ -204,13 +209,13 @@ def summarize(records: Iterable[Mapping[str, Any]], **kw: Any) -> dict[str, Any]
                 entry["score"] = _mean_metric(sub, lambda r: float(r["score"]), **kw)
                 for m in ("em", "f1"):
                     if any(m in r for u in sub for r in u):
-                        entry[m] = _mean_metric(sub, lambda r, m=m: float(r.get(m, 0.0)), **kw)
+                        entry[m] = _mean_metric(sub, _field_getter(m), **kw)
             out[block][name] = entry
     for s in sorted({int(r["seed"]) for r in records}):
-        sub = [r for r in records if int(r["seed"]) == s]
+        rows = [r for r in records if int(r["seed"]) == s]
         out["per_seed"][str(s)] = {
-            "success": _round(np.mean([float(r["won"]) for r in sub])),
-            "score": _round(np.mean([float(r["score"]) for r in sub])),
-            "n": len(sub),
+            "success": _round(float(np.mean([float(r["won"]) for r in rows]))),
+            "score": _round(float(np.mean([float(r["score"]) for r in rows]))),
+            "n": len(rows),
         }
     return out

@@ -28,7 +28,10 @@ from typing import Any
 from empg_gym._io import write_text_atomic
 from empg_gym.agent import Agent
 
-__all__ = ["BACKENDS", "AgentSpec", "agents_dir", "load_agent", "load_spec"]
+__all__ = [
+    "BACKENDS", "BACKEND_SETTINGS", "DEFAULT_SAMPLING", "AgentSpec", "agents_dir", "check_device_dtype",
+    "check_model", "load_agent", "load_spec",
+]
 
 #: backend name -> "module:class". A closed table (not a plug-in registry): new backends are new lines here.
 BACKENDS: dict[str, str] = {
@@ -41,6 +44,57 @@ BACKENDS: dict[str, str] = {
 
 #: Sampling keys a spec may set.
 SAMPLING_KEYS = frozenset({"temperature", "top_p", "top_k", "max_new_tokens", "stop", "greedy"})
+
+#: Sampling defaults of every backend and of the trainer (a spec's ``sampling`` overrides them key by key).
+DEFAULT_SAMPLING: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 256}
+
+#: The typed backend settings a spec's ``extra`` may hold: backend -> key -> (type, meaning). Anything else is an
+#: error naming the allowed keys (a typo must not be ignored, nor reach a library's constructor).
+BACKEND_SETTINGS: dict[str, dict[str, tuple[type, str]]] = {
+    "transformers": {
+        "max_batch": (int, "most prompts per decode loop (default 64)"),
+        "response_prefix": (str, "text appended to every prompt after the chat template, e.g. '<think>'"),
+    },
+    "vllm": {
+        "response_prefix": (str, "text appended to every prompt after the chat template, e.g. '<think>'"),
+        "gpu_memory_utilization": (float, "vllm.LLM: fraction of GPU memory for weights and KV cache"),
+        "tensor_parallel_size": (int, "vllm.LLM: GPUs per model"),
+        "max_model_len": (int, "vllm.LLM: context length"),
+        "enforce_eager": (bool, "vllm.LLM: no CUDA graphs"),
+        "enable_prefix_caching": (bool, "vllm.LLM: reuse KV cache across prompts with a common prefix"),
+    },
+    "openai": {
+        "concurrency": (int, "requests of a batch in flight at once (default 8)"),
+        "backoff": (float, "first retry delay in seconds, doubled per retry (default 0.5)"),
+        "max_consecutive_failures": (int, "failed requests in a row before the endpoint is declared down "
+                                          "(default 8)"),
+    },
+    "random": {},
+    "expert": {},
+}
+
+#: ``tiny:<arch>`` architectures.
+TINY_ARCHS = ("qwen2", "llama")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def check_device_dtype(device: str, dtype: str) -> None:
+    """Raise ``ValueError`` unless ``device`` is auto/cpu/cuda/cuda:N and ``dtype`` one of :data:`DTYPES`."""
+    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+
+
+def check_model(model: str) -> None:
+    """Raise ``ValueError`` for a malformed ``tiny:`` or ``pkg:`` model name (paths are checked when loaded)."""
+    if model.startswith("tiny:") and model[5:] not in TINY_ARCHS:
+        raise ValueError(f"model {model!r}: tiny models are {', '.join('tiny:' + a for a in TINY_ARCHS)}")
+    if model.startswith("pkg:"):
+        from empg_gym.policy.smollm import GGUF_FILES
+
+        if model[4:] not in GGUF_FILES:
+            raise ValueError(f"model {model!r}: packaged models are {', '.join('pkg:' + k for k in GGUF_FILES)}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +119,8 @@ class AgentSpec:
         api_key_env: Environment variable holding the endpoint's API key.
         timeout: Seconds per request (openai).
         max_retries: Retries per request on errors and timeouts (openai).
-        extra: Backend-specific keyword arguments passed through unchanged.
+        extra: The backend's typed settings (:data:`BACKEND_SETTINGS`; e.g. ``max_batch``, ``response_prefix``,
+            vLLM's ``gpu_memory_utilization``); other keys are an error.
     """
 
     backend: str
@@ -99,10 +154,25 @@ class AgentSpec:
             raise ValueError(f"unknown sampling keys {sorted(unknown)}; allowed: {sorted(SAMPLING_KEYS)}")
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+        check_device_dtype(self.device, self.dtype)
+        if self.model and self.backend in ("transformers", "vllm"):
+            check_model(str(self.model))
+        from empg_gym.prompting import get_template
+
+        get_template(self.prompt)  # an unknown template name fails here, not at the first act()
+        if not isinstance(self.extra, Mapping):
+            raise TypeError(f"extra must be a mapping, got {type(self.extra).__name__}")
+        allowed = BACKEND_SETTINGS[self.backend]
+        for key, value in self.extra.items():
+            if key not in allowed:
+                raise ValueError(f"extra.{key} is not a setting of backend {self.backend!r}; allowed: "
+                                 f"{sorted(allowed) or 'none'}")
+            typ = allowed[key][0]
+            ok = isinstance(value, typ) and not (typ is not bool and isinstance(value, bool))
+            if typ is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise ValueError(f"extra.{key} must be a {typ.__name__}, got {value!r}")
 
     @property
     def display_name(self) -> str:

@@ -58,7 +58,7 @@ class _Narrator:
             if self.show_prompt and s.prompt:
                 print(f"[prompt]\n{s.prompt}")
             print(f"[response] {s.text}")
-            ent = f", mean token entropy {s.entropy:.3f}" if s.entropy is not None else ""
+            ent = f", mean token entropy {s.mean_entropy:.3f}" if s.mean_entropy is not None else ""
             print(f"[action] {s.action!r} (format {'ok' if s.format_valid else 'INVALID'}{ent})")
         sys.stdout.flush()
         return out

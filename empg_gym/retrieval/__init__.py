@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from empg_gym._cache import cache_root
+
 __all__ = [
     "RETRIEVERS",
     "Corpus",
@@ -182,13 +184,6 @@ def load_corpus(path: str | os.PathLike) -> Corpus:
         return Corpus.from_rows(rows(), str(p))
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; a truncated .gz is an EOFError
         raise ValueError(f"{p}: not a readable gzip file ({e}); expected {fmt}, optionally gzipped") from None
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir``, else ``$EMPG_CACHE``, else ``~/.cache/empg_gym``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get("EMPG_CACHE") or Path.home() / ".cache" / "empg_gym").expanduser()
 
 
 def make_retriever(name: str, corpus: Corpus | str | os.PathLike | None = None, **kwargs: Any) -> Retriever:

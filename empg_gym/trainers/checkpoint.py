@@ -304,24 +304,16 @@ def load_trainer_state(ckpt: str | os.PathLike, optimizer: torch.optim.Optimizer
 # ------------------------------------------------------------------------------------------- metrics
 def append_metrics(path: str | os.PathLike, row: Mapping[str, Any]) -> None:
     """Append one JSON line (flushed and fsynced, so a kill loses at most the current line)."""
-    with open(path, "a") as f:
-        f.write(json.dumps(dict(row), sort_keys=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    from empg_gym._jsonl import append_jsonl
+
+    append_jsonl(path, row, fsync=True)
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     """All complete rows of a metrics JSONL file (a torn last line is ignored)."""
-    p = Path(path)
-    if not p.is_file():
-        return []
-    rows = []
-    for line in p.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
+    from empg_gym._jsonl import read_jsonl
+
+    return read_jsonl(path)
 
 
 def truncate_metrics(path: str | os.PathLike, iterations_done: int) -> None:

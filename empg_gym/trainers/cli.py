@@ -19,13 +19,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train a policy with the config file given by ``--config`` and ``--field value`` overrides."""
     argv = list(sys.argv[1:] if argv is None else argv)
     path = None
-    if "--config" in argv:
-        i = argv.index("--config")
-        if i + 1 >= len(argv):
-            print("empg-train: --config needs a YAML path", file=sys.stderr)
-            return 2
-        path = argv[i + 1]
-        argv = argv[:i] + argv[i + 2:]
+    for i, a in enumerate(argv):
+        if a == "--config" or a.startswith("--config="):
+            if a == "--config" and i + 1 >= len(argv):
+                print("empg-train: --config needs a YAML path", file=sys.stderr)
+                return 2
+            path = a.split("=", 1)[1] if "=" in a else argv[i + 1]
+            argv = argv[:i] + argv[i + (1 if "=" in a else 2):]
+            break
     from empg_gym.trainers.config import load_config
 
     try:
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"empg-train: {e}", file=sys.stderr)
         return 2
-    from empg_gym.trainers.pg import train
+    from empg_gym.trainers import train
 
     try:
         run = train(cfg)

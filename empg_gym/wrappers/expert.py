@@ -6,7 +6,7 @@ this wrapper supplies it after every reset and step.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 
@@ -17,7 +17,7 @@ class ExpertInfo(gym.Wrapper):
     def _hint(self, info: dict[str, Any], done: bool) -> dict[str, Any]:
         info = dict(info)
         try:
-            info["expert_action"] = None if done else self.env.unwrapped.expert_action()
+            info["expert_action"] = None if done else cast(Any, self.env.unwrapped).expert_action()
         except NotImplementedError:
             info["expert_action"] = None
         return info
@@ -30,4 +30,4 @@ class ExpertInfo(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step and add the hint."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, self._hint(info, terminated or truncated)
+        return obs, float(reward), terminated, truncated, self._hint(info, terminated or truncated)

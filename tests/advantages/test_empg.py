@@ -18,18 +18,20 @@ grpo = partial(grpo_fn, protocol="trajectory")
 
 # T0: rewards (0, 1), entropies (1, 3); T1: reward 0, entropy 2. GRPO: +-0.5 / (sqrt(0.5) + 1e-6) = +-a
 B = batch([(0, [0, 1], [1.0, 3.0]), (0, [0], [2.0])])
-A = 0.7071057811879616
-# Hn = (0, 1, 0.5); exp(-Hn) = (1, e^-1, e^-0.5), mean 0.658137; g = (1.519441, 0.558971, 0.921588)
-G = np.array([1.51944117, 0.55897117, 0.92158766])
-# A_mod = (g0 a + 0.1 e^-1, g1 a, -g2 a) = (1.11119358, 0.39525175, -0.65165996); mean 0.2849285
-A_MOD = np.array([1.11119358, 0.39525175, -0.65165996])
+A = 0.5 / (np.sqrt(0.5) + 1e-6)
+# min-max normalised entropies Hn = (0, 1, 0.5); g = exp(-k Hn) / mean(exp(-k Hn)) with k = 1
+_W = np.exp(-np.array([0.0, 1.0, 0.5]))
+G = _W / _W.mean()  # (1.519441, 0.558971, 0.921588)
+# A_mod = g * A, plus the future-clarity bonus zeta * exp(-k' Hn_next) on step 0 (its next step has Hn = 1)
+A_MOD = np.array([G[0] * A + 0.1 * np.exp(-1.0), G[1] * A, -G[2] * A])  # (1.111194, 0.395252, -0.651660)
 
 
 def test_empg_hand_computed():
     assert A == pytest.approx(0.5 / (np.sqrt(0.5) + 1e-6))
     np.testing.assert_allclose(empg(B, final_norm="none"), A_MOD, rtol=1e-7)
-    np.testing.assert_allclose(empg(B), [0.82626512, 0.11032329, -0.93658842], rtol=1e-7)
-    np.testing.assert_allclose(empg(B, final_norm="mean_std"), [1.14141162, 0.15240179, -1.29381341], rtol=1e-7)
+    centred = A_MOD - A_MOD.mean()  # final_norm "mean"
+    np.testing.assert_allclose(empg(B), centred, rtol=1e-7)
+    np.testing.assert_allclose(empg(B, final_norm="mean_std"), centred / (A_MOD.std() + 1e-8), rtol=1e-7)
 
 
 def test_ablations():

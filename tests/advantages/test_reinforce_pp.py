@@ -13,10 +13,10 @@ reinforce_pp = partial(reinforce_pp_fn, protocol="trajectory")
 
 
 def test_reinforce_pp_hand_computed():
-    # gamma 0.5: returns-to-go [0.25, 0.5, 1] and [1]; whitened over the 4 steps
+    # gamma 0.5: returns-to-go [1/4, 1/2, 1] and [1]; whitened over the 4 steps: mean 11/16, deviations
+    # [-7, -3, 5, 5] / 16, population std sqrt(108) / 32 = 3 sqrt(3) / 16, so A = [-7, -3, 5, 5] / (3 sqrt(3))
     b = batch([(0, [0, 0, 1]), (0, [1])])
-    np.testing.assert_allclose(reinforce_pp(b, gamma=0.5), [-1.34715059, -0.57735025, 0.96225042, 0.96225042],
-                               rtol=1e-7)
+    np.testing.assert_allclose(reinforce_pp(b, gamma=0.5), np.array([-7, -3, 5, 5]) / (3 * np.sqrt(3)), rtol=1e-7)
 
 
 def test_gamma_one_and_group_baseline():

@@ -27,7 +27,8 @@ GARBAGE: list = [
     {"action": "x"},
 ]
 
-_ALPHABET = np.array(list("abcdefghijklmnopqrstuvwxyz [](){}<>0123456789_-.,;:!?'\"\\/\n\t\x00\x7f") + ["é", "漢", "🙂"])
+_ALPHABET = np.array(
+    list("abcdefghijklmnopqrstuvwxyz [](){}<>0123456789_-.,;:!?'\"\\/\n\t\x00\x7f") + ["é", "漢", "🙂"])
 
 
 def random_actions(env, rng: np.random.Generator, n: int, admissible: list[str] | None) -> list:

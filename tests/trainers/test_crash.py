@@ -33,8 +33,8 @@ from safetensors.torch import load_file  # noqa: E402
 from empg_gym._io import LOCK_NAME, RunLockedError, run_lock  # noqa: E402
 from empg_gym._validate import CorruptFileError  # noqa: E402
 from empg_gym.trainers import checkpoint as ck  # noqa: E402
+from empg_gym.trainers import train  # noqa: E402
 from empg_gym.trainers.config import TrainConfig, save_yaml  # noqa: E402
-from empg_gym.trainers.pg import train  # noqa: E402
 
 from .test_train import FAST  # noqa: E402
 

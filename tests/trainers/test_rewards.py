@@ -59,17 +59,23 @@ def test_trajectory_stats_and_seeds():
 
 def test_step_batch_carries_penalties_and_token_counts():
     import numpy as np
+    import torch
 
     from empg_gym import advantages
     from empg_gym.trainers.pg import PGTrainer
+    from empg_gym.trainers.scoring import ScoredBatch
 
     trajs = [_traj([0, 0, 1], won=True, invalid=(1,), lens={0: 4, 1: 2, 2: 5}), _traj([0], lens={0: 3})]
     # the scoring pass skipped the second trajectory's only turn (say, an empty prompt): no tokens, no entropy
-    scored = {"live": [0, 1, 2], "samples": [((1,), t.token_ids) for tr in trajs for t in tr.turns],
-              "step_entropy": np.array([0.5, 1.0, 1.5, 0.0])}
+    mask = torch.zeros(4, 5)
+    for i, n in enumerate([4, 2, 5]):
+        mask[i, :n] = 1.0
+    scored = ScoredBatch(old_logp=torch.zeros(4, 5), mask=mask, ref_logp=None,
+                         step_entropy=np.array([0.5, 1.0, 1.5, 0.0]))
     kw = {"env_reward_scale": 0.0, "success_reward": 10.0, "invalid_penalty": 0.1}
     cfg = TrainConfig(estimator="grpo", **kw)
-    b = PGTrainer(cfg).step_batch(trajs, shaped_rewards(trajs, cfg), scored)
+    t = PGTrainer(cfg)
+    b = t.attach_scores(t.step_batch(trajs, shaped_rewards(trajs, cfg)), scored)
     assert b.reward.tolist() == [0, 0, 10, 0] and b.penalty.tolist() == [0, 0.1, 0, 0]
     assert b.n_tokens.tolist() == [4, 2, 5, 0] and b.entropy.tolist() == [0.5, 1.0, 1.5, 0.0]
     # rows (10, 9.9, 10, 0), mean 7.475: the penalised row alone is lower (Dr. GRPO)
@@ -77,7 +83,8 @@ def test_step_batch_carries_penalties_and_token_counts():
     np.testing.assert_allclose(adv, [2.525, 2.425, 2.525, -7.475], atol=1e-12)
     # trajectory protocol: the penalty is already in the rewards and there is no separate penalty
     cfg_t = TrainConfig(estimator="grpo", protocol="trajectory", **kw)
-    bt = PGTrainer(cfg_t).step_batch(trajs, shaped_rewards(trajs, cfg_t), scored)
+    t_t = PGTrainer(cfg_t)
+    bt = t_t.attach_scores(t_t.step_batch(trajs, shaped_rewards(trajs, cfg_t)), scored)
     assert bt.penalty is None and bt.reward.tolist() == [0, -0.1, 10, 0]
     adv_t = advantages.get("grpo")(bt, **{**cfg_t.estimator_call_kwargs(), "scale_std": False})
     np.testing.assert_allclose(adv_t, [4.95, 4.95, 4.95, -4.95], atol=1e-12)

@@ -11,11 +11,12 @@ pytest.importorskip("empg_gym.policy.hf")
 
 from safetensors.torch import load_file  # noqa: E402
 
+from empg_gym.trainers import train  # noqa: E402
 from empg_gym.trainers.config import TrainConfig  # noqa: E402
-from empg_gym.trainers.pg import PGTrainer, train  # noqa: E402
+from empg_gym.trainers.pg import PGTrainer  # noqa: E402
 
 FAST = dict(env_id="empg/KeyDoor-v0", env_kwargs={"size": 2, "num_tasks": 4}, task_pool=4, max_steps=2,
-            model="tiny", group_size=2, groups_per_batch=2, max_new_tokens=6, history_length=0, lr=1e-3,
+            model="tiny:qwen2", group_size=2, groups_per_batch=2, max_new_tokens=6, history_length=0, lr=1e-3,
             minibatch_size=4, micro_batch_size=2, save_every=2, device="cpu", progress=False, torch_threads=1,
             invalid_penalty=0.1)
 
@@ -61,7 +62,7 @@ def _run_and_check(tmp_path, **kw):
     from empg_gym.rollout import collect
 
     run = train(_cfg(tmp_path, iterations=2, **kw))
-    if kw.get("model", "tiny") == "tiny":
+    if kw.get("model", "tiny:qwen2") == "tiny:qwen2":
         init, _ = tiny_model_and_tokenizer(seed=0)
         init_sd = init.state_dict()
     else:
@@ -104,16 +105,16 @@ def warm_start(tmp_path_factory):
      "protocol": "trajectory"},
     {"estimator": "empg", "estimator_kwargs": {"base": "dapo", "final_norm": "mean_std"}, "kl_coef": 0.01,
      "entropy_coef": 0.01, "loss_agg": "sequence"},
-    {"estimator": "gae", "critic": True},
+    {"estimator": "gae"},
 ], ids=["grpo", "rloo", "reinforce_pp", "gigpo", "dapo", "empg-dapo-kl-ent", "ppo"])
 def test_two_iterations_every_estimator(tmp_path, warm_start, kw):
     run = _run_and_check(tmp_path, model=str(warm_start), group_size=4, max_steps=4, max_new_tokens=24, **kw)
-    if kw.get("critic"):
+    if kw["estimator"] == "gae":
         assert (run / "checkpoints" / "iter_000002" / "extra_critic.safetensors").is_file()
 
 
 def test_ppo_resume_is_exact(tmp_path):
-    kw = dict(iterations=3, estimator="gae", critic=True, save_every=1)
+    kw = dict(iterations=3, estimator="gae", save_every=1)
     straight = train(_cfg(tmp_path, "a", **kw))
     killed = train(_cfg(tmp_path, "b", **kw), stop_after=1)
     train(_cfg(tmp_path, "b", resume=True, **kw))
@@ -141,24 +142,32 @@ def test_lora_resume_and_checkpoint_loads(tmp_path):
 
 
 @pytest.mark.slow
-def test_success_rises_on_guessnumber(tmp_path):
-    """From a behaviour-cloned start that mostly breaks the format, GRPO learns to act validly and win."""
+def test_grpo_learns_the_format_and_to_win_on_guessnumber(tmp_path):
+    """From a briefly behaviour-cloned start that mostly breaks the format, GRPO learns to act validly and win.
+
+    (The start is cloned for 50 steps only: a longer clone already plays well. Before checkpoints and model
+    folders kept their tokenizer class, the trainer re-tokenized the clone's prompts differently, so even a
+    150-step clone started from 0% success and only seemed to learn.)
+    """
     from empg_gym.policy.tiny import tiny_model_and_tokenizer
     from empg_gym.trainers.checkpoint import read_metrics
     from empg_gym.trainers.sft import behaviour_clone
 
     model, tok = tiny_model_and_tokenizer(seed=0)
     behaviour_clone(model, tok, "empg/GuessNumber-v0", episodes=64, env_kwargs={"n": 8}, max_steps=6,
-                    expert_prob=0.5, steps=150, batch_size=16, history_length=1, num_tasks=8)
+                    expert_prob=0.5, steps=50, batch_size=16, history_length=1, num_tasks=8)
     start = tmp_path / "start"
     model.save_pretrained(start)
     tok.save_pretrained(start)
     cfg = TrainConfig(env_id="empg/GuessNumber-v0", env_kwargs={"n": 8}, task_pool=8, max_steps=6,
                       model=str(start), history_length=1, max_new_tokens=24, groups_per_batch=8, group_size=4,
-                      lr=3e-4, minibatch_size=64, micro_batch_size=16, invalid_penalty=0.05, iterations=8,
+                      lr=1e-3, minibatch_size=64, micro_batch_size=16, invalid_penalty=0.05, iterations=8,
                       save_every=8, estimator="grpo", output_dir=str(tmp_path / "run"), device="cpu",
                       torch_threads=1, progress=False)
     rows = read_metrics(train(cfg) / "metrics.jsonl")
-    first = sum(r["success"] for r in rows[:2]) / 2
-    last = sum(r["success"] for r in rows[-2:]) / 2
-    assert last > first + 0.15, [r["success"] for r in rows]
+
+    def mean(key, rs):
+        return sum(r[key] for r in rs) / len(rs)
+
+    assert mean("invalid_rate", rows[-2:]) < mean("invalid_rate", rows[:2]) - 0.1, [r["invalid_rate"] for r in rows]
+    assert mean("success", rows[-2:]) > mean("success", rows[:2]) + 0.05, [r["success"] for r in rows]

@@ -134,7 +134,9 @@ class GameSet:
                         f"${DATA_ENV_VAR}), or pass source='generated' for generated games."
                     )
         self.source = "real" if files else "generated"
+        self.data_dir: str | None
         if self.source == "real":
+            assert folder is not None  # real games were found in it
             self.data_dir = folder
             self.files = files
             self.ids = [

@@ -162,7 +162,7 @@ def expert_action(w: World, params: TaskParams) -> str:
 def _fetch(w: World, p: TaskParams, wanted, exclude: set[str], cmds: dict, avoid: str | None = None) -> str:
     """Go to (and open) the best receptacle holding a wanted object, then take it."""
     need = {"clean": "cleanable", "hot": "heatable", "cool": "coolable"}.get(p.state)
-    cands = []
+    cands: list[tuple] = []
     for o in _by_name(w, w.where):
         if not wanted(o) or o in exclude or o not in w.static["pickupable"]:
             continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,12 +169,12 @@ class FactIndex:
             store[(pred, pos)] = d
         return d
 
-    def lookup(self, pred: str, pattern: tuple[str | None, ...]) -> Iterator[tuple[str, ...]] | list:
+    def lookup(self, pred: str, pattern: tuple[str | None, ...]) -> Iterable[tuple[str, ...]]:
         """Facts of ``pred`` that may match ``pattern`` (None = free position).
 
         With several bound positions this is a superset (the caller checks every position).
         """
-        best = None
+        best: Any = None
         for pos, val in enumerate(pattern):
             if val is not None:
                 lst = self._by(pred, pos).get(val, ())

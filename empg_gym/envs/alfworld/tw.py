@@ -24,8 +24,9 @@ __all__ = ["ALFWorldTWEnv", "TWGame", "cache_root", "exported_game_file"]
 
 def cache_root() -> str:
     """Where exported games go: ``$EMPG_CACHE/alfworld`` or ``~/.cache/empg_gym/alfworld``."""
-    base = os.environ.get("EMPG_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "empg_gym")
-    return os.path.join(base, "alfworld")
+    from empg_gym._cache import cache_root as root
+
+    return str(root() / "alfworld")
 
 
 def exported_game_file(games: GameSet, i: int, root: str | None = None) -> str:

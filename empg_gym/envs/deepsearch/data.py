@@ -213,7 +213,7 @@ def _load_questions(
             f"or set ${QUESTIONS_ENV_VAR}"
         )
     default = source_name(data_source or p.parent.name or p.stem)
-    out = []
+    out: list[Any] = []
     for n, row in enumerate(_rows(p)):
         if limit is not None and len(out) >= limit:
             break

@@ -444,7 +444,8 @@ def _chain(
     """A start entity and ``n_bridges`` entity-valued relations with distinct entities along the way."""
     kinds = list(start_kinds or world.by_kind)
     start = rng.choice(world.by_kind[rng.choice(kinds)])
-    cur, seen, rels = start, {start.name}, []
+    cur, seen = start, {start.name}
+    rels: list[str] = []
     for _ in range(n_bridges):
         options = [
             r

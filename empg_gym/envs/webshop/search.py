@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from empg_gym._cache import cache_root
 from empg_gym._optional import is_available, require
 from empg_gym.envs.webshop.porter import stem
 
@@ -46,13 +47,6 @@ ANALYZER_VERSION = "2"
 
 #: pyserini's LuceneSearcher BM25 defaults.
 K1, B = 0.9, 0.4
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir``, else ``$EMPG_CACHE``, else ``~/.cache/empg_gym``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get("EMPG_CACHE") or Path.home() / ".cache" / "empg_gym").expanduser()
 
 
 def analyze(text: str) -> list[str]:
