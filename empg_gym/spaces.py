@@ -118,12 +118,12 @@ def _from_code_points(values: Any) -> str:
 
 
 @space_utils.flatten.register(UnicodeText)
-def _flatten_unicode(space: UnicodeText, x: str) -> np.ndarray:
+def _flatten_unicode(space: UnicodeText, x: str) -> np.ndarray:  # type: ignore[misc]
     return _code_points(space, x)
 
 
 @space_utils.unflatten.register(UnicodeText)
-def _unflatten_unicode(space: UnicodeText, x: np.ndarray) -> str:
+def _unflatten_unicode(space: UnicodeText, x: np.ndarray) -> str:  # type: ignore[misc]
     return _from_code_points(x)
 
 

@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 __all__ = ["check_choice", "check_int", "file_digest", "provenance"]
 
@@ -106,6 +106,14 @@ def provenance(
     }
     json.dumps(out)  # must be JSON-able
     return out
+
+
+@overload
+def check_int(name: str, value: Any, lo: int, hi: int | None = None, *, none_ok: Literal[False] = False) -> int: ...
+
+
+@overload
+def check_int(name: str, value: Any, lo: int, hi: int | None = None, *, none_ok: bool) -> int | None: ...
 
 
 def check_int(name: str, value: Any, lo: int, hi: int | None = None, *, none_ok: bool = False) -> int | None:

@@ -55,7 +55,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -255,7 +255,9 @@ def compute_advantage(
     name = getattr(adv_estimator, "value", adv_estimator)
     if name not in _OURS:
         if _verl is None:
-            from verl.trainer.ppo.ray_trainer import compute_advantage as _verl
+            from verl.trainer.ppo import ray_trainer
+
+            _verl = ray_trainer.compute_advantage
         return _verl(data, adv_estimator, *args, **kwargs)
     if "response_mask" not in data.batch.keys():
         from verl.trainer.ppo.ray_trainer import compute_response_mask
@@ -292,7 +294,7 @@ def patch_trainer() -> None:
             return compute_advantage(data, adv_estimator, *a, _verl=_orig, **k)
 
         patched._empg_gym = True  # type: ignore[attr-defined]
-        mod.compute_advantage = patched
+        setattr(mod, "compute_advantage", patched)  # noqa: B010 (a module attribute mypy cannot see)
 
 
 def install(
@@ -504,8 +506,9 @@ def _task_fields(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("env_id", "env_kwargs", "options", "seed", "max_steps", "group_id")
     out = {k: kwargs[k] if k in kwargs else extra.get(k) for k in keys if k in kwargs or k in extra}
     for k in ("options", "env_kwargs"):
-        if isinstance(out.get(k), str):
-            out[k] = json.loads(out[k])
+        v = out.get(k)
+        if isinstance(v, str):
+            out[k] = json.loads(v)
     return out
 
 
@@ -535,7 +538,7 @@ def write_dataset(path: str | os.PathLike, env_id: str, tasks: int | Sequence[Ma
     return len(rows)
 
 
-class EnvAgentLoop(AgentLoopBase):
+class EnvAgentLoop(AgentLoopBase):  # type: ignore[misc,valid-type]  # verl's class, or a stand-in without verl
     """verl agent loop playing one ``empg/*`` episode per dataset row (see the module docstring).
 
     Agent-loop config keys (the entry in ``agent_loop_config_path``) set defaults; a dataset row (top level or
@@ -578,7 +581,8 @@ class EnvAgentLoop(AgentLoopBase):
 
         row = _task_fields(kwargs)
         f = {**self.defaults, **row}
-        f["env_kwargs"] = {**self.defaults["env_kwargs"], **(row.get("env_kwargs") or {})}  # the row's win
+        f["env_kwargs"] = {**cast("dict[str, Any]", self.defaults["env_kwargs"] or {}),
+                         **(row.get("env_kwargs") or {})}  # the row's win
         if not f.get("env_id"):
             raise ValueError(
                 "EnvAgentLoop needs env_id: set it in the agent-loop config or the dataset row's "
