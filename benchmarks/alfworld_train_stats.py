@@ -7,7 +7,8 @@ ALFWorld's 3,553 real train games are not available here, so the benchmark train
 we have (valid_seen 140, valid_unseen 134, valid_train 200): per split, the mean (and 10th/90th percentile) of
 
 - layout: receptacles per room, distinct receptacle classes, openable receptacles, locations;
-- objects: objects per room, distinct object classes;
+- objects: objects placed in the room, their distinct classes, and the declared objects (real games also
+  declare one placeholder per ALFRED object class that the room does not hold);
 - the first observation's length (characters) and the number of admissible commands at the start;
 - the scripted expert's solution length (steps to win, capped at ``--max-steps``; its success rate);
 - task types (shares), and the (task type, object class, target receptacle class) combinations of the real
@@ -45,7 +46,11 @@ def game_stats(env, i: int, max_steps: int) -> dict:
     w = u.world
     p = w.game.problem
     receps = [n for n, t in p.types.items() if t == "receptacle"]
-    objs = [n for n, t in p.types.items() if t == "object"]
+    # objects present in the room: placed in a receptacle or at a location (real games also declare one
+    # placeholder object per ALFRED class that is not in the scene)
+    placed = {f[1] for f in p.init if f[0].lower() in ("inreceptacle", "objectatlocation")}
+    objs = [n for n, t in p.types.items() if t == "object" and n in placed]
+    declared = sum(t == "object" for t in p.types.values())
     rcls = {class_of(r).lower() for r in receps}
     ocls = {class_of(o).lower() for o in objs}
     locs = {w.recep_loc[r] for r in receps if r in w.recep_loc}
@@ -64,14 +69,14 @@ def game_stats(env, i: int, max_steps: int) -> dict:
             break
     return {"receptacles": len(receps), "receptacle_classes": len(rcls),
             "openable": sum(class_of(r).lower() in OPENABLE for r in receps), "locations": len(locs),
-            "objects": len(objs), "object_classes": len(ocls), "obs_chars": len(obs), "admissible_0": n_adm0,
+            "objects": len(objs), "object_classes": len(ocls), "declared_objects": declared, "obs_chars": len(obs), "admissible_0": n_adm0,
             "expert_steps": steps, "expert_won": won, "task_type": u.task_type, "combo": combo}
 
 
 def summarize(rows: list[dict]) -> dict:
     out: dict = {"games": len(rows)}
     for k in ("receptacles", "receptacle_classes", "openable", "locations", "objects", "object_classes",
-              "obs_chars", "admissible_0"):
+              "declared_objects", "obs_chars", "admissible_0"):
         v = np.array([r[k] for r in rows], dtype=float)
         out[k] = {"mean": float(v.mean()), "p10": float(np.percentile(v, 10)), "p90": float(np.percentile(v, 90))}
     won = [r for r in rows if r["expert_won"]]
