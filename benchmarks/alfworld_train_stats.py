@@ -1,6 +1,7 @@
 """How close are generated ALFWorld training games to the real ones? Layout, object and expert statistics.
 
-    ALFWORLD_DATA=/path/to/alfworld python benchmarks/alfworld_train_stats.py [--generated 474] [--max-steps 80]
+    ALFWORLD_DATA=/path/to/alfworld python benchmarks/alfworld_train_stats.py [--generated 474]
+        [--max-steps 80]
 
 ALFWorld's 3,553 real train games are not available here, so the benchmark trains on generated games
 (``split="train"``). This script compares, game by game, the generated train games with the 474 real games
@@ -67,23 +68,55 @@ def game_stats(env, i: int, max_steps: int) -> dict:
             break
         if term or trunc:
             break
-    return {"receptacles": len(receps), "receptacle_classes": len(rcls),
-            "openable": sum(class_of(r).lower() in OPENABLE for r in receps), "locations": len(locs),
-            "objects": len(objs), "object_classes": len(ocls), "declared_objects": declared, "obs_chars": len(obs), "admissible_0": n_adm0,
-            "expert_steps": steps, "expert_won": won, "task_type": u.task_type, "combo": combo}
+    return {
+        "receptacles": len(receps),
+        "receptacle_classes": len(rcls),
+        "openable": sum(class_of(r).lower() in OPENABLE for r in receps),
+        "locations": len(locs),
+        "objects": len(objs),
+        "object_classes": len(ocls),
+        "declared_objects": declared,
+        "obs_chars": len(obs),
+        "admissible_0": n_adm0,
+        "expert_steps": steps,
+        "expert_won": won,
+        "task_type": u.task_type,
+        "combo": combo,
+    }
 
 
 def summarize(rows: list[dict]) -> dict:
     out: dict = {"games": len(rows)}
-    for k in ("receptacles", "receptacle_classes", "openable", "locations", "objects", "object_classes",
-              "declared_objects", "obs_chars", "admissible_0"):
+    for k in (
+        "receptacles",
+        "receptacle_classes",
+        "openable",
+        "locations",
+        "objects",
+        "object_classes",
+        "declared_objects",
+        "obs_chars",
+        "admissible_0",
+    ):
         v = np.array([r[k] for r in rows], dtype=float)
-        out[k] = {"mean": float(v.mean()), "p10": float(np.percentile(v, 10)), "p90": float(np.percentile(v, 90))}
+        out[k] = {
+            "mean": float(v.mean()),
+            "p10": float(np.percentile(v, 10)),
+            "p90": float(np.percentile(v, 90)),
+        }
     won = [r for r in rows if r["expert_won"]]
     v = np.array([r["expert_steps"] for r in won], dtype=float)
     out["expert_won"] = len(won) / len(rows)
-    out["expert_steps"] = {"mean": float(v.mean()), "p10": float(np.percentile(v, 10)),
-                           "p90": float(np.percentile(v, 90)), "max": float(v.max())} if len(v) else None
+    out["expert_steps"] = (
+        {
+            "mean": float(v.mean()),
+            "p10": float(np.percentile(v, 10)),
+            "p90": float(np.percentile(v, 90)),
+            "max": float(v.max()),
+        }
+        if len(v)
+        else None
+    )
     tt = Counter(r["task_type"] for r in rows)
     out["task_types"] = {k: tt[k] / len(rows) for k in sorted(tt)}
     return out
@@ -112,32 +145,55 @@ def main() -> None:
         rows[name] = [game_stats(env, i, args.max_steps) for i in range(n)]
         env.close()
         print(f"{name}: {len(rows[name])} games ({time.time() - t0:.0f}s)", flush=True)
-    res = {"command": f"python benchmarks/alfworld_train_stats.py --generated {args.generated} "
-                      f"--max-steps {args.max_steps}",
-           "sets": {k: summarize(v) for k, v in rows.items()}}
+    res = {
+        "command": f"python benchmarks/alfworld_train_stats.py --generated {args.generated} "
+        f"--max-steps {args.max_steps}",
+        "sets": {k: summarize(v) for k, v in rows.items()},
+    }
     gen_combos = {r["combo"] for r in rows["generated train"]}
     gen_types = {r["combo"][:2] for r in rows["generated train"]}
     for name in ("real valid_seen", "real valid_unseen", "real valid_train"):
         rs = rows[name]
-        res["sets"][name]["combos_in_generated_train"] = float(np.mean([r["combo"] in gen_combos for r in rs]))
+        res["sets"][name]["combos_in_generated_train"] = float(
+            np.mean([r["combo"] in gen_combos for r in rs])
+        )
         res["sets"][name]["type_object_in_generated_train"] = float(
-            np.mean([r["combo"][:2] in gen_types for r in rs]))
+            np.mean([r["combo"][:2] in gen_types for r in rs])
+        )
     res["wall_seconds"] = time.time() - t0
-    keys = ["receptacles", "receptacle_classes", "openable", "locations", "objects", "object_classes",
-            "obs_chars", "admissible_0"]
+    keys = [
+        "receptacles",
+        "receptacle_classes",
+        "openable",
+        "locations",
+        "objects",
+        "object_classes",
+        "obs_chars",
+        "admissible_0",
+    ]
     print(f"\n{'set':<20}" + "".join(f"{k[:12]:>13}" for k in keys) + f"{'expert len':>12}{'won':>6}")
     for name, s in res["sets"].items():
         e = s["expert_steps"]
-        print(f"{name:<20}" + "".join(f"{s[k]['mean']:>13.1f}" for k in keys)
-              + f"{(e['mean'] if e else float('nan')):>12.1f}{s['expert_won']:>6.2f}")
+        print(
+            f"{name:<20}"
+            + "".join(f"{s[k]['mean']:>13.1f}" for k in keys)
+            + f"{(e['mean'] if e else float('nan')):>12.1f}{s['expert_won']:>6.2f}"
+        )
     for name, s in res["sets"].items():
         if "combos_in_generated_train" in s:
-            print(f"{name}: (type, object, receptacle) seen in generated train: "
-                  f"{s['combos_in_generated_train']:.2f}; (type, object): {s['type_object_in_generated_train']:.2f}")
+            print(
+                f"{name}: (type, object, receptacle) seen in generated train: "
+                f"{s['combos_in_generated_train']:.2f}; "
+                f"(type, object): {s['type_object_in_generated_train']:.2f}"
+            )
     print("task types:")
     for name, s in res["sets"].items():
-        print(f"  {name:<20}" + "  ".join(f"{k.split('_')[1] if k.count('_') else k}:{v:.2f}"
-                                          for k, v in s["task_types"].items()))
+        print(
+            f"  {name:<20}"
+            + "  ".join(
+                f"{k.split('_')[1] if k.count('_') else k}:{v:.2f}" for k, v in s["task_types"].items()
+            )
+        )
     write_json_atomic(args.out, res, indent=1)
     print(f"wrote {args.out}")
 

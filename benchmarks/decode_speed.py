@@ -30,9 +30,11 @@ import subprocess
 import time
 from pathlib import Path
 
-ENVS = {"alfworld": ("empg/ALFWorld-v0", {"split": "valid_unseen"}),
-        "webshop": ("empg/WebShop-v0", {"split": "test"}),
-        "deepsearch": ("empg/DeepSearch-v0", {"split": "test"})}
+ENVS = {
+    "alfworld": ("empg/ALFWorld-v0", {"split": "valid_unseen"}),
+    "webshop": ("empg/WebShop-v0", {"split": "test"}),
+    "deepsearch": ("empg/DeepSearch-v0", {"split": "test"}),
+}
 
 
 def histories(env: str, n: int) -> list:
@@ -47,8 +49,16 @@ def histories(env: str, n: int) -> list:
     for i in range(n):
         obs, info = e.reset(seed=i, options={"task_index": i})
         adm = info.get("admissible_actions")
-        out.append(History(env_id=env_id, task=str(info.get("task", "")), turns=(), observation=obs,
-                           admissible_actions=None if adm is None else tuple(adm), info=info))
+        out.append(
+            History(
+                env_id=env_id,
+                task=str(info.get("task", "")),
+                turns=(),
+                observation=obs,
+                admissible_actions=None if adm is None else tuple(adm),
+                info=info,
+            )
+        )
     e.close()
     return out
 
@@ -59,15 +69,18 @@ def measure(name: str, model, tok, hists, new_tokens: int, repeats: int, profile
     from empg_gym.policy import AgentSpec
     from empg_gym.policy.hf import TransformersAgent, _cache_of, sample
 
-    agent = TransformersAgent(model, tok, AgentSpec(backend="transformers", model="<in memory>",
-                                                    sampling={"max_new_tokens": new_tokens}))
+    agent = TransformersAgent(
+        model,
+        tok,
+        AgentSpec(backend="transformers", model="<in memory>", sampling={"max_new_tokens": new_tokens}),
+    )
     prompts = [agent.prompt(h)[1] for h in hists]
     b, L = len(prompts), max(len(p) for p in prompts)
     ids = torch.full((b, L), tok.pad_token_id, dtype=torch.long)
     att = torch.zeros((b, L), dtype=torch.long)
     for i, p in enumerate(prompts):
-        ids[i, L - len(p):] = torch.as_tensor(p)
-        att[i, L - len(p):] = 1
+        ids[i, L - len(p) :] = torch.as_tensor(p)
+        att[i, L - len(p) :] = 1
     pos = (att.cumsum(-1) - 1).clamp(min=0)
     pre, dec, e2e, gen = [], [], [], []
     kw = "cache" if "cache" in model.forward.__code__.co_varnames else "past_key_values"
@@ -91,18 +104,32 @@ def measure(name: str, model, tok, hists, new_tokens: int, repeats: int, profile
         gens = sample(model, tok, prompts, max_new_tokens=new_tokens, generator=g, stop=("</action>",))
         e2e.append(time.perf_counter() - t)
         gen.append(sum(len(x.token_ids) for x in gens))
-    res = {"model": name, "parameters": sum(q.numel() for q in model.parameters()), "vocab": len(tok),
-           "batch": b, "prompt_tokens_mean": sum(map(len, prompts)) / b, "prompt_tokens_max": L,
-           "prompt_chars_mean": sum(len(agent.prompt(h)[0]) for h in hists) / b,
-           "prefill_s": statistics.median(pre), "decode_step_ms": 1000 * statistics.median(dec) / new_tokens,
-           "decode_tok_per_s": b * new_tokens / statistics.median(dec),
-           "e2e_s": statistics.median(e2e), "e2e_tokens": statistics.median(gen),
-           "e2e_tok_per_s": statistics.median(gen) / statistics.median(e2e)}
+    res = {
+        "model": name,
+        "parameters": sum(q.numel() for q in model.parameters()),
+        "vocab": len(tok),
+        "batch": b,
+        "prompt_tokens_mean": sum(map(len, prompts)) / b,
+        "prompt_tokens_max": L,
+        "prompt_chars_mean": sum(len(agent.prompt(h)[0]) for h in hists) / b,
+        "prefill_s": statistics.median(pre),
+        "decode_step_ms": 1000 * statistics.median(dec) / new_tokens,
+        "decode_tok_per_s": b * new_tokens / statistics.median(dec),
+        "e2e_s": statistics.median(e2e),
+        "e2e_tokens": statistics.median(gen),
+        "e2e_tok_per_s": statistics.median(gen) / statistics.median(e2e),
+    }
     if profile:
         pr = cProfile.Profile()
         pr.enable()
-        sample(model, tok, prompts, max_new_tokens=new_tokens, generator=torch.Generator().manual_seed(0),
-               stop=("</action>",))
+        sample(
+            model,
+            tok,
+            prompts,
+            max_new_tokens=new_tokens,
+            generator=torch.Generator().manual_seed(0),
+            stop=("</action>",),
+        )
         pr.disable()
         s = io.StringIO()
         pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(12)
@@ -133,22 +160,36 @@ def main() -> None:
         rows.append(measure(name, m, tok, hists, args.new_tokens, args.repeats, args.profile))
     load = os.getloadavg()
     print(f"{args.env}, batch {args.batch}, {args.new_tokens} new tokens, 1 thread, load {load[0]:.2f}")
-    print(f"{'model':<44}{'params':>9}{'vocab':>7}{'prompt tok':>11}{'prefill s':>10}{'ms/step':>9}"
-          f"{'decode tok/s':>13}{'e2e tok/s':>11}")
+    print(
+        f"{'model':<44}{'params':>9}{'vocab':>7}{'prompt tok':>11}{'prefill s':>10}{'ms/step':>9}"
+        f"{'decode tok/s':>13}{'e2e tok/s':>11}"
+    )
     for r in rows:
-        print(f"{r['model'][-44:]:<44}{r['parameters']:>9,}{r['vocab']:>7}{r['prompt_tokens_mean']:>11.0f}"
-              f"{r['prefill_s']:>10.3f}{r['decode_step_ms']:>9.1f}{r['decode_tok_per_s']:>13.0f}"
-              f"{r['e2e_tok_per_s']:>11.0f}")
+        print(
+            f"{r['model'][-44:]:<44}{r['parameters']:>9,}{r['vocab']:>7}{r['prompt_tokens_mean']:>11.0f}"
+            f"{r['prefill_s']:>10.3f}{r['decode_step_ms']:>9.1f}{r['decode_tok_per_s']:>13.0f}"
+            f"{r['e2e_tok_per_s']:>11.0f}"
+        )
         if "profile_top_tottime" in r:
             print(r["profile_top_tottime"])
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         commit = ""
-    write_json_atomic(args.out, {"command": "python benchmarks/decode_speed.py " + " ".join(
-        [f"--env {args.env}", f"--batch {args.batch}", f"--new-tokens {args.new_tokens}"]
-        + (["--start", *args.start] if args.start else [])), "loadavg": load, "git_commit": commit,
-        "rows": rows}, indent=1)
+    write_json_atomic(
+        args.out,
+        {
+            "command": "python benchmarks/decode_speed.py "
+            + " ".join(
+                [f"--env {args.env}", f"--batch {args.batch}", f"--new-tokens {args.new_tokens}"]
+                + (["--start", *args.start] if args.start else [])
+            ),
+            "loadavg": load,
+            "git_commit": commit,
+            "rows": rows,
+        },
+        indent=1,
+    )
     print(f"wrote {args.out}")
 
 

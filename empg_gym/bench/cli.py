@@ -1,9 +1,9 @@
 """``empg-bench``: run a benchmark suite (resumable), show its status, regenerate its report.
 
-    empg-bench run --suite cpu [--results DIR] [--env alfworld] [--method grpo]
-    empg-bench status --suite cpu [--results DIR]
-    empg-bench report --results DIR
-    empg-bench suites
+empg-bench run --suite cpu [--results DIR] [--env alfworld] [--method grpo]
+empg-bench status --suite cpu [--results DIR]
+empg-bench report --results DIR
+empg-bench suites
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``empg-bench``."""
-    p = argparse.ArgumentParser(prog="empg-bench", description="The credit-assignment benchmark "
-                                "(docs/benchmark.md): train every (method, env, seed) from a common start, "
-                                "evaluate the final checkpoints, report paired comparisons.")
+    p = argparse.ArgumentParser(
+        prog="empg-bench",
+        description="The credit-assignment benchmark "
+        "(docs/benchmark.md): train every (method, env, seed) from a common start, "
+        "evaluate the final checkpoints, report paired comparisons.",
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run (or resume) every unfinished run of a suite")
-    r.add_argument("--suite", required=True, help="built-in suite name (see `empg-bench suites`) or YAML path")
+    r.add_argument("--suite", required=True, help="built-in suite name (`empg-bench suites`) or YAML path")
     r.add_argument("--results", default=None, help="results folder (default: the suite's `results`)")
     r.add_argument("--env", default=None, help="only this env family")
     r.add_argument("--method", default=None, help="only this method")
@@ -67,11 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from empg_gym.bench.runner import SuiteMismatch, run_suite
 
         try:
-            res = run_suite(suite, results, progress=not args.no_progress, only_env=args.env,
-                            only_method=args.method, stop_after_runs=args.max_runs)
+            res = run_suite(
+                suite,
+                results,
+                progress=not args.no_progress,
+                only_env=args.env,
+                only_method=args.method,
+                stop_after_runs=args.max_runs,
+            )
         except KeyboardInterrupt:
-            print("\nempg-bench: interrupted; run the same command to resume (finished runs are kept, the "
-                  "interrupted one continues from its last checkpoint)", file=sys.stderr)
+            print(
+                "\nempg-bench: interrupted; run the same command to resume (finished runs are kept, the "
+                "interrupted one continues from its last checkpoint)",
+                file=sys.stderr,
+            )
             return 130
         except SuiteMismatch as e:
             print(f"empg-bench: {e}", file=sys.stderr)

@@ -6,7 +6,8 @@ Results folder layout (everything the report needs; nothing else is read by ``em
     <results>/starts/<env>/                   the start policy (HF folder + agent.yaml + start.json)
     <results>/starts/<env>/eval/<list>.json   its leaderboard entries (empg-eval), one per eval list
     <results>/runs/<env>/<method>/s<seed>/
-        train/                                the trainer's run folder (config.yaml, metrics.jsonl, checkpoints/)
+        <env>-<method>-s<seed>/               the trainer's run folder (config.yaml, metrics.jsonl,
+                                              checkpoints/)
         eval/<list>.json                      empg-eval entries of the final checkpoint
         result.json                           written last, atomically: the run is finished
 
@@ -59,8 +60,13 @@ class RunPaths:
 
     @property
     def train(self) -> Path:
-        """The trainer's output_dir."""
-        return self.root / "train"
+        """The trainer's output_dir, named ``<env>-<method>-s<seed>``.
+
+        The trainer names the checkpoint's agent after it, so eval entries (and leaderboard rows) say which
+        run they are.
+        """
+        seed, method, env = self.root.name, self.root.parent.name, self.root.parent.parent.name
+        return self.root / f"{env}-{method}-{seed}"
 
     @property
     def result(self) -> Path:
@@ -84,14 +90,18 @@ def _check_suite(suite: Suite, results: Path) -> None:
         old = yaml.safe_load(saved.read_text()) or {}
         if yaml.safe_dump(old, sort_keys=True) != cur:
             diff = sorted(k for k in set(old) | set(suite.raw) if old.get(k) != suite.raw.get(k))
-            raise SuiteMismatch(f"{results} holds results of a different suite (differs in: {', '.join(diff)}); "
-                                "use another --results folder, or restore the suite file")
+            raise SuiteMismatch(
+                f"{results} holds results of a different suite (differs in: {', '.join(diff)}); "
+                "use another --results folder, or restore the suite file"
+            )
     else:
         results.mkdir(parents=True, exist_ok=True)
         write_text_atomic(saved, yaml.safe_dump(dict(suite.raw), sort_keys=False))
 
 
-def run_state(suite: Suite, results: str | os.PathLike, env: EnvSpec, method: str, seed: int) -> dict[str, Any]:
+def run_state(
+    suite: Suite, results: str | os.PathLike, env: EnvSpec, method: str, seed: int
+) -> dict[str, Any]:
     """``{"state": "done" | "partial" | "pending", "iterations": n, "of": N}`` of one run, from disk."""
     from empg_gym.trainers.checkpoint import read_metrics
 
@@ -100,7 +110,11 @@ def run_state(suite: Suite, results: str | os.PathLike, env: EnvSpec, method: st
     if p.result.is_file():
         return {"state": "done", "iterations": total, "of": total}
     rows = read_metrics(p.train / "metrics.jsonl") if (p.train / "metrics.jsonl").is_file() else []
-    return {"state": "partial" if rows or p.train.exists() else "pending", "iterations": len(rows), "of": total}
+    return {
+        "state": "partial" if rows or p.train.exists() else "pending",
+        "iterations": len(rows),
+        "of": total,
+    }
 
 
 def _eval_one(agent_dir: Path, env: EnvSpec, ev: EvalSpec, out: Path, progress: bool) -> dict[str, Any]:
@@ -109,8 +123,19 @@ def _eval_one(agent_dir: Path, env: EnvSpec, ev: EvalSpec, out: Path, progress: 
     if out.is_file():
         return json.loads(out.read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["empg-eval", "--agent", str(agent_dir), "--env", env.env_id, "--split", ev.split,
-           "--batch-size", str(ev.batch_size), "--out", str(out)]
+    cmd = [
+        "empg-eval",
+        "--agent",
+        str(agent_dir),
+        "--env",
+        env.env_id,
+        "--split",
+        ev.split,
+        "--batch-size",
+        str(ev.batch_size),
+        "--out",
+        str(out),
+    ]
     if ev.limit is not None:
         cmd += ["--episodes", str(ev.limit)]
     if list(ev.seeds) != [0]:
@@ -121,21 +146,38 @@ def _eval_one(agent_dir: Path, env: EnvSpec, ev: EvalSpec, out: Path, progress: 
         cmd += ["--env-kwargs", json.dumps(dict(ev.env_kwargs), sort_keys=True)]
     import shlex
 
-    return evaluate(str(agent_dir), env.env_id, split=ev.split, limit=ev.limit, seeds=ev.seeds, out=out,
-                    batch_size=ev.batch_size, max_steps=ev.max_steps, env_kwargs=dict(ev.env_kwargs),
-                    progress=progress, command=shlex.join(cmd))
+    return evaluate(
+        str(agent_dir),
+        env.env_id,
+        split=ev.split,
+        limit=ev.limit,
+        seeds=ev.seeds,
+        out=out,
+        batch_size=ev.batch_size,
+        max_steps=ev.max_steps,
+        env_kwargs=dict(ev.env_kwargs),
+        progress=progress,
+        command=shlex.join(cmd),
+    )
 
 
 def _summ(entry: Mapping[str, Any]) -> dict[str, Any]:
     m = entry["metrics"]
-    return {"success": m["success"]["mean"], "success_ci": m["success"].get("ci"),
-            "score": m["score"]["mean"], "steps": m["steps"]["mean"],
-            "invalid_action_rate": m["invalid_action_rate"]["mean"], "episodes": entry["episodes"],
-            "task_list_hash": entry["task_list"]["hash"], "wall_time_s": entry.get("wall_time_s")}
+    return {
+        "success": m["success"]["mean"],
+        "success_ci": m["success"].get("ci"),
+        "score": m["score"]["mean"],
+        "steps": m["steps"]["mean"],
+        "invalid_action_rate": m["invalid_action_rate"]["mean"],
+        "episodes": entry["episodes"],
+        "task_list_hash": entry["task_list"]["hash"],
+        "wall_time_s": entry.get("wall_time_s"),
+    }
 
 
-def ensure_start(suite: Suite, results: Path, env: EnvSpec, *, log: Callable[[str], None],
-                 progress: bool = False) -> Path:
+def ensure_start(
+    suite: Suite, results: Path, env: EnvSpec, *, log: Callable[[str], None], progress: bool = False
+) -> Path:
     """Build (once) and evaluate (once per list) the start policy of ``env``."""
     from empg_gym.bench.start import build_start
 
@@ -146,19 +188,33 @@ def ensure_start(suite: Suite, results: Path, env: EnvSpec, *, log: Callable[[st
         fields = {**suite.train, **env.train}
         build_start(d, env.env_id, fields, env.start, name=f"{suite.name}-{env.name}-start")
         info = json.loads((d / "start.json").read_text())
-        log(f"  start built in {time.perf_counter() - t:.0f}s: {info['parameters']:,} parameters, "
-            f"BC loss {info['bc']['first_loss']:.2f} -> {info['bc']['last_loss']:.3f}")
+        log(
+            f"  start built in {time.perf_counter() - t:.0f}s: {info['parameters']:,} parameters, "
+            f"BC loss {info['bc']['first_loss']:.2f} -> {info['bc']['last_loss']:.3f}"
+        )
     for ev in env.evals:
         out = d / "eval" / f"{ev.key}.json"
         if not out.is_file():
             log(f"  evaluating the start of {env.name} on {ev.key}")
         s = _summ(_eval_one(d, env, ev, out, progress))
-        log(f"  start {env.name} {ev.key}: success {s['success']:.3f} (invalid {s['invalid_action_rate']:.2f})")
+        log(
+            f"  start {env.name} {ev.key}: success {s['success']:.3f} "
+            f"(invalid {s['invalid_action_rate']:.2f})"
+        )
     return d
 
 
-def run_one(suite: Suite, results: Path, env: EnvSpec, method: str, seed: int, *,
-            log: Callable[[str], None], stop_after: int | None = None, progress: bool = False) -> bool:
+def run_one(
+    suite: Suite,
+    results: Path,
+    env: EnvSpec,
+    method: str,
+    seed: int,
+    *,
+    log: Callable[[str], None],
+    stop_after: int | None = None,
+    progress: bool = False,
+) -> bool:
     """Train (or continue) and evaluate one run; returns whether it finished (``result.json`` written)."""
     from empg_gym.trainers.checkpoint import latest_checkpoint, read_metrics
     from empg_gym.trainers.config import from_dict
@@ -169,8 +225,13 @@ def run_one(suite: Suite, results: Path, env: EnvSpec, method: str, seed: int, *
         return True
     start = start_dir(results, env.name)
     fields = suite.train_fields(env, method)
-    fields.update(model=str(start.resolve()), seed=seed, output_dir=str(p.train), progress=progress,
-                  resume=latest_checkpoint(p.train) is not None)
+    fields.update(
+        model=str(start.resolve()),
+        seed=seed,
+        output_dir=str(p.train),
+        progress=progress,
+        resume=latest_checkpoint(p.train) is not None,
+    )
     cfg = from_dict(fields)
     p.root.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -194,19 +255,33 @@ def run_one(suite: Suite, results: Path, env: EnvSpec, method: str, seed: int, *
     t2 = time.perf_counter()
     phases = {k: float(sum(r.get(k, 0.0) for r in rows)) for k in PHASES}
     tokens = float(sum(r.get("tokens", 0) for r in rows))
-    result = {"env": env.name, "env_id": env.env_id, "method": method, "seed": seed,
-              "checkpoint": str(ckpt.relative_to(p.root)), "iterations": len(rows), "evals": evals,
-              "train_seconds_total": phases["time_total"], "phase_seconds": phases,
-              "rollout_tokens": tokens,
-              "rollout_tokens_per_s": tokens / phases["time_rollout"] if phases["time_rollout"] else None,
-              "wall_seconds_this_session": {"train": t1 - t0, "eval": t2 - t1}}
+    result = {
+        "env": env.name,
+        "env_id": env.env_id,
+        "method": method,
+        "seed": seed,
+        "checkpoint": str(ckpt.relative_to(p.root)),
+        "iterations": len(rows),
+        "evals": evals,
+        "train_seconds_total": phases["time_total"],
+        "phase_seconds": phases,
+        "rollout_tokens": tokens,
+        "rollout_tokens_per_s": tokens / phases["time_rollout"] if phases["time_rollout"] else None,
+        "wall_seconds_this_session": {"train": t1 - t0, "eval": t2 - t1},
+    }
     write_json_atomic(p.result, result, indent=1)
     return True
 
 
-def run_suite(suite: Suite, results: str | os.PathLike | None = None, *, progress: bool = True,
-              only_env: str | None = None, only_method: str | None = None,
-              stop_after_runs: int | None = None) -> Path:
+def run_suite(
+    suite: Suite,
+    results: str | os.PathLike | None = None,
+    *,
+    progress: bool = True,
+    only_env: str | None = None,
+    only_method: str | None = None,
+    stop_after_runs: int | None = None,
+) -> Path:
     """Run every unfinished run of ``suite`` (see the module docstring); returns the results folder.
 
     Args:
@@ -245,8 +320,14 @@ def run_suite(suite: Suite, results: str | os.PathLike | None = None, *, progres
         raise ValueError(f"--method {only_method!r} is not in the suite (methods: {list(suite.methods)})")
     runs = [(e, m, s) for e, m, s in suite.runs() if e in envs and only_method in (None, m)]
     n_done = sum(run_state(suite, res, e, m, s)["state"] == "done" for e, m, s in runs)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, disable=not progress)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+    )
     finished = 0
     with bar:
         task = bar.add_task(f"suite {suite.name}", total=len(runs), completed=n_done)

@@ -54,12 +54,21 @@ def env_tokenizer(texts: list[str], vocab_size: int) -> Any:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(texts, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>", unk_token=None,
-                                   additional_special_tokens=["<|im_start|>"])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        additional_special_tokens=["<|im_start|>"],
+    )
     fast.chat_template = CHATML_TEMPLATE
     fast.padding_side = "left"
     return fast
@@ -67,21 +76,46 @@ def env_tokenizer(texts: list[str], vocab_size: int) -> Any:
 
 def start_agent_spec(train: Mapping[str, Any], name: str) -> dict[str, Any]:
     """``agent.yaml`` of a start folder: the sampling settings the RL runs use (so its eval is comparable)."""
-    sampling = {"temperature": float(train.get("temperature", 1.0)), "top_p": float(train.get("top_p", 1.0)),
-                "top_k": int(train.get("top_k", 0)), "max_new_tokens": int(train.get("max_new_tokens", 32))}
-    return {"backend": "transformers", "prompt": str(train.get("prompt", "auto")), "sampling": sampling,
-            "history_length": int(train.get("history_length", 2)), "name": name, "logprobs": False}
+    sampling = {
+        "temperature": float(train.get("temperature", 1.0)),
+        "top_p": float(train.get("top_p", 1.0)),
+        "top_k": int(train.get("top_k", 0)),
+        "max_new_tokens": int(train.get("max_new_tokens", 32)),
+    }
+    return {
+        "backend": "transformers",
+        "prompt": str(train.get("prompt", "auto")),
+        "sampling": sampling,
+        "history_length": int(train.get("history_length", 2)),
+        "name": name,
+        "logprobs": False,
+    }
 
 
-def _corpus(env_id: str, env_kwargs: Mapping[str, Any], max_steps: int | None, episodes: int, prompt: str,
-            history_length: int, think: str, seed: int) -> list[str]:
+def _corpus(
+    env_id: str,
+    env_kwargs: Mapping[str, Any],
+    max_steps: int | None,
+    episodes: int,
+    prompt: str,
+    history_length: int,
+    think: str,
+    seed: int,
+) -> list[str]:
     from empg_gym.prompting import get_template
     from empg_gym.rollout import collect
     from empg_gym.trainers.sft import NoisyExpert
 
     demo = NoisyExpert(1.0, seed)
-    collect(demo, env_id, tasks=[{"task_index": i} for i in range(episodes)], seed=seed + 7919,
-            env_kwargs=env_kwargs, max_steps=max_steps, progress=False)
+    collect(
+        demo,
+        env_id,
+        tasks=[{"task_index": i} for i in range(episodes)],
+        seed=seed + 7919,
+        env_kwargs=env_kwargs,
+        max_steps=max_steps,
+        progress=False,
+    )
     texts = []
     for h, a in demo.pairs:
         msgs = get_template(prompt, h.env_id).messages(h, history_length)
@@ -90,8 +124,9 @@ def _corpus(env_id: str, env_kwargs: Mapping[str, Any], max_steps: int | None, e
     return texts
 
 
-def build_start(out: str | os.PathLike, env_id: str, train: Mapping[str, Any], spec: StartSpec, *,
-                name: str) -> Path:
+def build_start(
+    out: str | os.PathLike, env_id: str, train: Mapping[str, Any], spec: StartSpec, *, name: str
+) -> Path:
     """Build, behaviour-clone and save the start policy of one env into ``out`` (skipped if complete).
 
     Args:
@@ -118,12 +153,23 @@ def build_start(out: str | os.PathLike, env_id: str, train: Mapping[str, Any], s
     max_steps = train.get("max_steps")
     prompt = str(train.get("prompt", "auto"))
     hist = int(train.get("history_length", 2))
-    texts = _corpus(env_id, env_kwargs, max_steps, spec.tokenizer_episodes, prompt, hist, spec.think, spec.seed)
+    texts = _corpus(
+        env_id, env_kwargs, max_steps, spec.tokenizer_episodes, prompt, hist, spec.think, spec.seed
+    )
     tok = env_tokenizer(texts, spec.vocab_size)
-    common = dict(vocab_size=len(tok), hidden_size=spec.hidden_size, intermediate_size=4 * spec.hidden_size,
-                  num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads,
-                  num_key_value_heads=spec.num_heads, max_position_embeddings=8192, tie_word_embeddings=True,
-                  eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None)
+    common = dict(
+        vocab_size=len(tok),
+        hidden_size=spec.hidden_size,
+        intermediate_size=4 * spec.hidden_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads,
+        num_key_value_heads=spec.num_heads,
+        max_position_embeddings=8192,
+        tie_word_embeddings=True,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+    )
     if spec.arch == "qwen2":
         config: Any = transformers.Qwen2Config(**common)
         cls: Any = transformers.Qwen2ForCausalLM
@@ -136,10 +182,23 @@ def build_start(out: str | os.PathLike, env_id: str, train: Mapping[str, Any], s
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     t1 = time.perf_counter()
-    stats = behaviour_clone(model, tok, env_id, episodes=spec.bc_episodes, env_kwargs=env_kwargs,
-                            max_steps=max_steps, expert_prob=spec.expert_prob, think=spec.think,
-                            steps=spec.bc_steps, batch_size=spec.bc_batch_size, lr=spec.bc_lr, seed=spec.seed,
-                            prompt=prompt, history_length=hist, num_tasks=spec.bc_tasks)
+    stats = behaviour_clone(
+        model,
+        tok,
+        env_id,
+        episodes=spec.bc_episodes,
+        env_kwargs=env_kwargs,
+        max_steps=max_steps,
+        expert_prob=spec.expert_prob,
+        think=spec.think,
+        steps=spec.bc_steps,
+        batch_size=spec.bc_batch_size,
+        lr=spec.bc_lr,
+        seed=spec.seed,
+        prompt=prompt,
+        history_length=hist,
+        num_tasks=spec.bc_tasks,
+    )
     t2 = time.perf_counter()
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if tmp.exists():
@@ -151,11 +210,17 @@ def build_start(out: str | os.PathLike, env_id: str, train: Mapping[str, Any], s
 
     (tmp / "agent.yaml").write_text(yaml.safe_dump(start_agent_spec(train, name), sort_keys=False))
     lens = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts[:200]]
-    info = {"env_id": env_id, "spec": {k: getattr(spec, k) for k in spec.__dataclass_fields__},
-            "parameters": int(sum(p.numel() for p in model.parameters())), "vocab": len(tok),
-            "bc": stats, "mean_tokens_per_demo_turn": float(sum(lens) / max(len(lens), 1)),
-            "chars_per_token": float(sum(len(t) for t in texts[:200]) / max(sum(lens), 1)),
-            "time_tokenizer_s": t1 - t0, "time_bc_s": t2 - t1}
+    info = {
+        "env_id": env_id,
+        "spec": {k: getattr(spec, k) for k in spec.__dataclass_fields__},
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "vocab": len(tok),
+        "bc": stats,
+        "mean_tokens_per_demo_turn": float(sum(lens) / max(len(lens), 1)),
+        "chars_per_token": float(sum(len(t) for t in texts[:200]) / max(sum(lens), 1)),
+        "time_tokenizer_s": t1 - t0,
+        "time_bc_s": t2 - t1,
+    }
     (tmp / "start.json").write_text(json.dumps(info, indent=1))
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():  # an incomplete earlier attempt

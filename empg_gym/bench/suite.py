@@ -16,7 +16,7 @@ names any other). Its shape::
         env_id: empg/ALFWorld-v0
         train: {env_kwargs: {...}, task_pool: 200, max_steps: 30}   # per-env TrainConfig fields
         start: {bc_steps: 400}                                      # per-env start overrides
-        eval: [{split: test, max_steps: 30}]                        # documented task lists (empg_gym.eval.tasks)
+        eval: [{split: test, max_steps: 30}]                        # documented task lists
 
 The fairness rule is enforced, not just documented: a method entry may only set the estimator fields
 (``estimator``, ``estimator_kwargs``) and the fields a method is *defined* by (DAPO's ``clip_high``,
@@ -39,18 +39,36 @@ from typing import Any
 
 import yaml
 
-__all__ = ["METHOD_FIELDS", "EnvSpec", "EvalSpec", "StartSpec", "Suite", "SuiteError", "builtin_suites",
-           "load_suite"]
+__all__ = [
+    "METHOD_FIELDS",
+    "EnvSpec",
+    "EvalSpec",
+    "StartSpec",
+    "Suite",
+    "SuiteError",
+    "builtin_suites",
+    "load_suite",
+]
 
 SUITES_DIR = Path(__file__).parent / "suites"
 
 #: TrainConfig fields a method entry may set (what defines a method; see the module docstring).
-METHOD_FIELDS = frozenset({
-    "estimator", "estimator_kwargs",
-    "clip_high", "dynamic_sampling", "dynamic_sampling_max_rounds", "loss_agg", "overlong_buffer",
-    "overlong_penalty",
-    "critic", "critic_lr", "value_clip", "vf_coef",
-})
+METHOD_FIELDS = frozenset(
+    {
+        "estimator",
+        "estimator_kwargs",
+        "clip_high",
+        "dynamic_sampling",
+        "dynamic_sampling_max_rounds",
+        "loss_agg",
+        "overlong_buffer",
+        "overlong_penalty",
+        "critic",
+        "critic_lr",
+        "value_clip",
+        "vf_coef",
+    }
+)
 #: TrainConfig fields the runner sets itself.
 RUNNER_FIELDS = frozenset({"model", "seed", "output_dir", "resume", "progress"})
 
@@ -100,8 +118,15 @@ class StartSpec:
         errs = []
         if self.arch not in ("qwen2", "llama"):
             errs.append(f"arch must be 'qwen2' or 'llama', got {self.arch!r}")
-        for k in ("hidden_size", "num_layers", "num_heads", "tokenizer_episodes", "bc_episodes", "bc_tasks",
-                  "bc_batch_size"):
+        for k in (
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "tokenizer_episodes",
+            "bc_episodes",
+            "bc_tasks",
+            "bc_batch_size",
+        ):
             if getattr(self, k) < 1:
                 errs.append(f"{k} must be >= 1")
         if self.bc_steps < 0:
@@ -195,8 +220,10 @@ class Suite:
         return d
 
     def runs(self) -> list[tuple[EnvSpec, str, int]]:
-        """Every (env, method, seed) run, env-major then seed then method (so a partial benchmark has
-        complete seeds of every method rather than all seeds of one method)."""
+        """Every (env, method, seed) run: env-major, then seed, then method.
+
+        A partial benchmark then has complete seeds of every method rather than all seeds of one method.
+        """
         return [(e, m, s) for e in self.envs for s in self.seeds for m in self.methods]
 
 
@@ -213,8 +240,10 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
         return p
     q = SUITES_DIR / f"{name_or_path}.yaml"
     if not q.is_file():
-        raise SuiteError(f"unknown suite {str(name_or_path)!r}; built-in suites: {', '.join(builtin_suites())} "
-                         "(or give the path of a suite YAML file)")
+        raise SuiteError(
+            f"unknown suite {str(name_or_path)!r}; built-in suites: {', '.join(builtin_suites())} "
+            "(or give the path of a suite YAML file)"
+        )
     return q
 
 
@@ -261,8 +290,12 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         raise SuiteError(f"{path}: unknown top-level key(s) {unknown}; known: {sorted(top)}")
     where = str(path)
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds) \
-            or len(set(seeds)) != len(seeds):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
         raise SuiteError(f"{where}: seeds must be a non-empty list of distinct integers, got {seeds!r}")
     methods = _mapping(raw.get("methods"), f"{where}: methods")
     if not methods:
@@ -271,8 +304,10 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         fields = _mapping(fields, f"{where}: methods.{m}")
         bad = sorted(set(fields) - METHOD_FIELDS)
         if bad:
-            raise SuiteError(f"{where}: methods.{m} sets {bad}, which are not method-defining; shared "
-                             f"hyperparameters go under 'train' (a method may set only {sorted(METHOD_FIELDS)})")
+            raise SuiteError(
+                f"{where}: methods.{m} sets {bad}, which are not method-defining; shared "
+                f"hyperparameters go under 'train' (a method may set only {sorted(METHOD_FIELDS)})"
+            )
         if "estimator" not in fields:
             raise SuiteError(f"{where}: methods.{m} needs an 'estimator'")
         methods[m] = fields
@@ -281,17 +316,19 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         raise SuiteError(f"{where}: baseline {baseline!r} is not one of the methods {sorted(methods)}")
     train = _mapping(raw.get("train"), f"{where}: train")
     for k in sorted(set(train) & (RUNNER_FIELDS | {"env_id"})):
-        raise SuiteError(f"{where}: train.{k} is set by the runner (env_id: per env; model: the start; seed: "
-                         "from seeds; output_dir: under the results folder); remove it")
+        raise SuiteError(
+            f"{where}: train.{k} is set by the runner (env_id: per env; model: the start; seed: "
+            "from seeds; output_dir: under the results folder); remove it"
+        )
     start_shared = _mapping(raw.get("start"), f"{where}: start")
     envs_raw = _mapping(raw.get("envs"), f"{where}: envs")
     if not envs_raw:
         raise SuiteError(f"{where}: envs is empty")
     envs = []
     known_cfg = {f.name for f in dataclasses.fields(TrainConfig)}
-    for name, e in envs_raw.items():
+    for name, e_raw in envs_raw.items():
         ew = f"{where}: envs.{name}"
-        e = _mapping(e, ew)
+        e = _mapping(e_raw, ew)
         bad = sorted(set(e) - {"env_id", "train", "start", "eval"})
         if bad:
             raise SuiteError(f"{ew}: unknown key(s) {bad}; known: env_id, train, start, eval")
@@ -305,13 +342,16 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         bad = sorted(set(etrain) - known_cfg)
         if bad:
             raise SuiteError(f"{ew}.train: unknown TrainConfig field(s) {bad}; see `empg-train --help`")
-        start = _dataclass(StartSpec, {**start_shared, **_mapping(e.get("start"), f"{ew}.start")},
-                           f"{ew}.start")
+        start = _dataclass(
+            StartSpec, {**start_shared, **_mapping(e.get("start"), f"{ew}.start")}, f"{ew}.start"
+        )
         evals_raw = e.get("eval", [{"split": "test"}])
         if not isinstance(evals_raw, list) or not evals_raw:
             raise SuiteError(f"{ew}.eval must be a non-empty list of eval lists, e.g. [{{split: test}}]")
-        evals = tuple(_dataclass(EvalSpec, _mapping(x, f"{ew}.eval[{i}]"), f"{ew}.eval[{i}]")
-                      for i, x in enumerate(evals_raw))
+        evals = tuple(
+            _dataclass(EvalSpec, _mapping(x, f"{ew}.eval[{i}]"), f"{ew}.eval[{i}]")
+            for i, x in enumerate(evals_raw)
+        )
         from empg_gym.eval.tasks import get_task_list
 
         for i, ev in enumerate(evals):
@@ -319,12 +359,25 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
                 get_task_list(str(e["env_id"]), ev.split)
             except KeyError as err:
                 raise SuiteError(f"{ew}.eval[{i}]: {err.args[0]}") from None
-        env = EnvSpec(name=str(name), env_id=str(e["env_id"]), train={"env_id": str(e["env_id"]), **etrain},
-                      start=start, evals=evals)
+        env = EnvSpec(
+            name=str(name),
+            env_id=str(e["env_id"]),
+            train={"env_id": str(e["env_id"]), **etrain},
+            start=start,
+            evals=evals,
+        )
         envs.append(env)
-    suite = Suite(name=str(raw.get("name", path.stem)), path=path.resolve(),
-                  results=str(raw.get("results", f"runs/bench/{path.stem}")), seeds=tuple(seeds),
-                  methods=methods, train=train, envs=tuple(envs), baseline=baseline, raw=raw)
+    suite = Suite(
+        name=str(raw.get("name", path.stem)),
+        path=path.resolve(),
+        results=str(raw.get("results", f"runs/bench/{path.stem}")),
+        seeds=tuple(seeds),
+        methods=methods,
+        train=train,
+        envs=tuple(envs),
+        baseline=baseline,
+        raw=raw,
+    )
     for env in suite.envs:
         for m in suite.methods:
             d = suite.train_fields(env, m)

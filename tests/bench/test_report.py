@@ -37,9 +37,12 @@ def test_t_interval():
 @pytest.fixture
 def results(tmp_path):
     root = tmp_path / "res"
-    suite = {"name": "syn", "baseline": "grpo", "methods": {"grpo": {"estimator": "grpo"},
-                                                           "empg": {"estimator": "empg"}},
-             "envs": {"guess": {"env_id": "empg/GuessNumber-v0"}}}
+    suite = {
+        "name": "syn",
+        "baseline": "grpo",
+        "methods": {"grpo": {"estimator": "grpo"}, "empg": {"estimator": "empg"}},
+        "envs": {"guess": {"env_id": "empg/GuessNumber-v0"}},
+    }
     root.mkdir()
     (root / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     (root / "starts/guess/eval").mkdir(parents=True)
@@ -48,15 +51,25 @@ def results(tmp_path):
     for (m, s), k in wins.items():
         d = root / f"runs/guess/{m}/s{s}"
         (d / "eval").mkdir(parents=True)
-        (d / "train").mkdir()
+        (d / f"guess-{m}-s{s}").mkdir()
         (d / "eval/test.json").write_text(json.dumps(guess_entry(f"{m}-s{s}", won(k))))
-        rows = [{"iteration": i, "success": 0.1 * i, "time_rollout": 2.0, "time_scoring": 1.0,
-                 "time_estimator": 0.001, "time_update": 3.0, "time_total": 6.0, "tokens": 100}
-                for i in range(3)]
-        (d / "train/metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        rows = [
+            {
+                "iteration": i,
+                "success": 0.1 * i,
+                "time_rollout": 2.0,
+                "time_scoring": 1.0,
+                "time_estimator": 0.001,
+                "time_update": 3.0,
+                "time_total": 6.0,
+                "tokens": 100,
+            }
+            for i in range(3)
+        ]
+        (d / f"guess-{m}-s{s}/metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (d / "result.json").write_text(json.dumps({"train_seconds_total": 18.0}))
     # an unfinished run: listed, not counted
-    (root / "runs/guess/empg/s2/train").mkdir(parents=True)
+    (root / "runs/guess/empg/s2/guess-empg-s2").mkdir(parents=True)
     return root
 
 
@@ -74,7 +87,11 @@ def test_report_numbers(results):
     assert d["ci"][0] <= 0.125 <= d["ci"][1] and d["ci"][0] >= 0  # 4 tasks at +0.5, 12 at 0: never < 0
     assert g["diff_vs_baseline"] is None
     cost = rep["envs"]["guess"]["cost"]["grpo"]
-    assert cost["rollout"] == 2.0 and cost["rollout_tokens_per_s"] == 50.0 and cost["train_seconds_per_run"] == 18.0
+    assert (
+        cost["rollout"] == 2.0
+        and cost["rollout_tokens_per_s"] == 50.0
+        and cost["train_seconds_per_run"] == 18.0
+    )
     assert rep["unfinished"] == ["guess/empg/s2"]
     md = (results / "report.md").read_text()
     assert "| grpo | 2 | 0.438 [" in md and "+0.125 [" in md and "guess/empg/s2" in md

@@ -10,9 +10,14 @@ from empg_gym.bench.suite import SuiteError, builtin_suites, load_suite
 BASE = {
     "name": "t",
     "seeds": [0, 1],
-    "methods": {"grpo": {"estimator": "grpo"}, "empg": {"estimator": "empg", "estimator_kwargs": {"base": "grpo"}}},
+    "methods": {
+        "grpo": {"estimator": "grpo"},
+        "empg": {"estimator": "empg", "estimator_kwargs": {"base": "grpo"}},
+    },
     "train": {"iterations": 3, "lr": 1e-4},
-    "envs": {"guess": {"env_id": "empg/GuessNumber-v0", "train": {"task_pool": 4}, "eval": [{"split": "test"}]}},
+    "envs": {
+        "guess": {"env_id": "empg/GuessNumber-v0", "train": {"task_pool": 4}, "eval": [{"split": "test"}]}
+    },
 }
 
 
@@ -42,24 +47,43 @@ def test_merge_order_and_runs(tmp_path):
     assert s.train_fields(env, "grpo")["estimator"] == "grpo"
     # seed-major inside an env: a partial benchmark has whole seeds of every method
     assert [(e.name, m, sd) for e, m, sd in s.runs()] == [
-        ("guess", "grpo", 0), ("guess", "empg", 0), ("guess", "grpo", 1), ("guess", "empg", 1)]
+        ("guess", "grpo", 0),
+        ("guess", "empg", 0),
+        ("guess", "grpo", 1),
+        ("guess", "empg", 1),
+    ]
     assert s.baseline == "grpo"
 
 
-@pytest.mark.parametrize("patch, needle", [
-    ({"methods": {"grpo": {"estimator": "grpo", "lr": 1e-3}}}, "methods.grpo sets ['lr']"),
-    ({"train": {"seed": 3}}, "train.seed is set by the runner"),
-    ({"train": {"bogus": 1}}, "bogus"),
-    ({"seeds": [0, 0]}, "distinct"),
-    ({"methods": {}}, "methods is empty"),
-    ({"methods": {"grpo": {"estimator": "nope"}}}, "env guess, method grpo"),
-    ({"baseline": "ppo"}, "baseline 'ppo'"),
-    ({"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "eval": [{"split": "nosuch"}]}}}, "envs.guess.eval[0]"),
-    ({"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "train": {"estimator": "grpo"}}}}, "method-defining"),
-    ({"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "start": {"hidden_size": 30, "num_heads": 4}}}},
-     "divisible"),
-    ({"extra_key": 1}, "unknown top-level key"),
-])
+@pytest.mark.parametrize(
+    "patch, needle",
+    [
+        ({"methods": {"grpo": {"estimator": "grpo", "lr": 1e-3}}}, "methods.grpo sets ['lr']"),
+        ({"train": {"seed": 3}}, "train.seed is set by the runner"),
+        ({"train": {"bogus": 1}}, "bogus"),
+        ({"seeds": [0, 0]}, "distinct"),
+        ({"methods": {}}, "methods is empty"),
+        ({"methods": {"grpo": {"estimator": "nope"}}}, "env guess, method grpo"),
+        ({"baseline": "ppo"}, "baseline 'ppo'"),
+        (
+            {"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "eval": [{"split": "nosuch"}]}}},
+            "envs.guess.eval[0]",
+        ),
+        (
+            {"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "train": {"estimator": "grpo"}}}},
+            "method-defining",
+        ),
+        (
+            {
+                "envs": {
+                    "guess": {"env_id": "empg/GuessNumber-v0", "start": {"hidden_size": 30, "num_heads": 4}}
+                }
+            },
+            "divisible",
+        ),
+        ({"extra_key": 1}, "unknown top-level key"),
+    ],
+)
 def test_bad_suites_name_the_problem(tmp_path, patch, needle):
     d = {**BASE, **patch}
     with pytest.raises(SuiteError) as e:
@@ -88,3 +112,13 @@ def test_status_of_empty_results(tmp_path, capsys):
     assert main(["status", "--suite", str(p), "--results", str(tmp_path / "res")]) == 0
     out = capsys.readouterr().out
     assert out.count(" pending ") == 4 and out.strip().endswith("pending: 4")
+
+
+def test_results_folder_of_another_suite_is_refused(tmp_path, capsys):
+    from empg_gym.bench.cli import main
+
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "suite.yaml").write_text(yaml.safe_dump({"name": "other", "seeds": [7]}))
+    assert main(["run", "--suite", "smoke", "--results", str(res), "--no-progress"]) == 2
+    assert "different suite" in capsys.readouterr().err
