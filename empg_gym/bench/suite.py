@@ -328,13 +328,13 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     known_cfg = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, e_raw in envs_raw.items():
         ew = f"{where}: envs.{name}"
-        e = _mapping(e_raw, ew)
-        bad = sorted(set(e) - {"env_id", "train", "start", "eval"})
+        ed = _mapping(e_raw, ew)
+        bad = sorted(set(ed) - {"env_id", "train", "start", "eval"})
         if bad:
             raise SuiteError(f"{ew}: unknown key(s) {bad}; known: env_id, train, start, eval")
-        if "env_id" not in e:
+        if "env_id" not in ed:
             raise SuiteError(f"{ew}: env_id is required")
-        etrain = _mapping(e.get("train"), f"{ew}.train")
+        etrain = _mapping(ed.get("train"), f"{ew}.train")
         for k in sorted(set(etrain) & RUNNER_FIELDS):
             raise SuiteError(f"{ew}.train.{k} is set by the runner; remove it")
         for k in sorted(set(etrain) & METHOD_FIELDS):
@@ -343,9 +343,9 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         if bad:
             raise SuiteError(f"{ew}.train: unknown TrainConfig field(s) {bad}; see `empg-train --help`")
         start = _dataclass(
-            StartSpec, {**start_shared, **_mapping(e.get("start"), f"{ew}.start")}, f"{ew}.start"
+            StartSpec, {**start_shared, **_mapping(ed.get("start"), f"{ew}.start")}, f"{ew}.start"
         )
-        evals_raw = e.get("eval", [{"split": "test"}])
+        evals_raw = ed.get("eval", [{"split": "test"}])
         if not isinstance(evals_raw, list) or not evals_raw:
             raise SuiteError(f"{ew}.eval must be a non-empty list of eval lists, e.g. [{{split: test}}]")
         evals = tuple(
@@ -356,13 +356,13 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
 
         for i, ev in enumerate(evals):
             try:
-                get_task_list(str(e["env_id"]), ev.split)
+                get_task_list(str(ed["env_id"]), ev.split)
             except KeyError as err:
                 raise SuiteError(f"{ew}.eval[{i}]: {err.args[0]}") from None
         env = EnvSpec(
             name=str(name),
-            env_id=str(e["env_id"]),
-            train={"env_id": str(e["env_id"]), **etrain},
+            env_id=str(ed["env_id"]),
+            train={"env_id": str(ed["env_id"]), **etrain},
             start=start,
             evals=evals,
         )
