@@ -182,23 +182,26 @@ def build_start(
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     t1 = time.perf_counter()
-    stats = behaviour_clone(
-        model,
-        tok,
-        env_id,
-        episodes=spec.bc_episodes,
-        env_kwargs=env_kwargs,
-        max_steps=max_steps,
-        expert_prob=spec.expert_prob,
-        think=spec.think,
-        steps=spec.bc_steps,
-        batch_size=spec.bc_batch_size,
-        lr=spec.bc_lr,
-        seed=spec.seed,
-        prompt=prompt,
-        history_length=hist,
-        num_tasks=spec.bc_tasks,
-    )
+    if spec.bc_steps > 0:
+        stats = behaviour_clone(
+            model,
+            tok,
+            env_id,
+            episodes=spec.bc_episodes,
+            env_kwargs=env_kwargs,
+            max_steps=max_steps,
+            expert_prob=spec.expert_prob,
+            think=spec.think,
+            steps=spec.bc_steps,
+            batch_size=spec.bc_batch_size,
+            lr=spec.bc_lr,
+            seed=spec.seed,
+            prompt=prompt,
+            history_length=hist,
+            num_tasks=spec.bc_tasks,
+        )
+    else:  # an untrained model with the env tokenizer (cost measurements: every episode runs to the limit)
+        stats = {"first_loss": float("nan"), "last_loss": float("nan"), "turns": 0}
     t2 = time.perf_counter()
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if tmp.exists():
