@@ -67,9 +67,9 @@ def main() -> None:
             save_every=args.iterations,
             progress=False,
         )
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         train(from_dict(fields))
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rows = read_metrics(Path(tmp) / "run" / "metrics.jsonl")
     load1 = os.getloadavg()
     per = {k: float(np.mean([r.get(k, 0.0) for r in rows])) for k in PHASES}
@@ -89,6 +89,7 @@ def main() -> None:
         "episode_length": float(np.mean([r.get("episode_length", 0) for r in rows])),
         "success": [r.get("success") for r in rows],
         "wall_s": wall,
+        "cpu_s": cpu,
         "loadavg_before": load0,
         "loadavg_after": load1,
         "eval_seconds": args.eval_seconds,
@@ -99,6 +100,9 @@ def main() -> None:
         f"--start {args.start} --iterations {args.iterations} --eval-seconds {args.eval_seconds}",
     }
     print(f"{suite.name}/{env.name}/{method}: {len(rows)} iterations, load {load0[0]:.1f} -> {load1[0]:.1f}")
+    print(
+        f"  wall {wall:.0f}s, process CPU {cpu:.0f}s (CPU/wall {cpu / wall:.2f}: the share of a core it got)"
+    )
     print("  per iteration: " + ", ".join(f"{k[5:]} {v:.2f}s" for k, v in per.items()))
     print(
         f"  rollout tokens/s {res['rollout_tokens_per_s']:.0f}; "
