@@ -29,7 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--results", default=None, help="results folder (default: the suite's `results`)")
     r.add_argument("--env", default=None, help="only this env family")
     r.add_argument("--method", default=None, help="only this method")
-    r.add_argument("--max-runs", type=int, default=None, help="stop after finishing this many runs")
+    r.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="stop after finishing this many runs (0: build and evaluate the starts only)",
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress output")
     r.add_argument("--no-report", action="store_true", help="do not regenerate the report at the end")
     s = sub.add_parser("status", help="which runs are done, partial or pending")

@@ -290,7 +290,8 @@ def run_suite(
         progress: Show rich progress.
         only_env: Run only this env family.
         only_method: Run only this method.
-        stop_after_runs: Stop after finishing this many runs in this session (tests; time-boxed sessions).
+        stop_after_runs: Stop after finishing this many runs in this session (tests; time-boxed sessions);
+            0 builds and evaluates the starts only.
     """
     import torch
     from rich.console import Console
@@ -333,6 +334,8 @@ def run_suite(
         task = bar.add_task(f"suite {suite.name}", total=len(runs), completed=n_done)
         for env in envs:
             ensure_start(suite, res, env, log=log)
+        if stop_after_runs == 0:  # only the starts (then several processes can share the runs safely)
+            return res
         for env, method, seed in runs:
             st = run_state(suite, res, env, method, seed)
             if st["state"] == "done":
