@@ -59,3 +59,30 @@ def test_smoke_suite_end_to_end_and_resume(tmp_path, capsys):
     for m in suite.methods:
         assert metrics(part, env, m, 0) == metrics(full, env, m, 0)
         assert entries(part, env, m, 0) == entries(full, env, m, 0)
+
+
+def test_max_runs_zero_builds_and_evaluates_the_starts_only(tmp_path, capsys):
+    res = tmp_path / "res"
+    assert (
+        main(
+            [
+                "run",
+                "--suite",
+                "smoke",
+                "--results",
+                str(res),
+                "--max-runs",
+                "0",
+                "--no-progress",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
+    start = res / "starts" / "deepsearch"
+    assert (start / "start.json").is_file() and (start / "agent.yaml").is_file()
+    assert (start / "eval" / "test-first4.json").is_file()
+    assert not (res / "runs").exists()
+    capsys.readouterr()
+    assert main(["status", "--suite", "smoke", "--results", str(res)]) == 0
+    assert capsys.readouterr().out.strip().endswith("pending: 2")
