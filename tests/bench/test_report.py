@@ -1,0 +1,102 @@
+"""The report's statistics on a synthetic results folder, against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+
+from empg_gym.bench.report import iqm, make_report, t975, t_interval
+from tests.eval.helpers import guess_entry
+
+
+def won(n_first: int) -> list[bool]:
+    return [i < n_first for i in range(16)]
+
+
+def test_iqm_matches_trimmed_mean():
+    assert iqm([0, 1, 2, 3]) == 1.5
+    assert iqm([5]) == 5
+    assert math.isclose(iqm([0, 0, 0, 1, 1]), 1 / 3)
+    assert math.isclose(iqm(list(range(8))), (2 + 3 + 4 + 5) / 4)
+
+
+def test_t_interval():
+    m, lo, hi = t_interval([0.5, 0.375])
+    assert m == 0.4375
+    assert math.isclose(hi - m, 12.7062 * 0.0625)
+    assert t_interval([0.3]) == (0.3, 0.3, 0.3)
+    assert t975(4) == 2.7764
+    assert abs(t975(31) - 2.0395) < 1e-3  # table value 2.0395
+    with pytest.raises(ValueError):
+        t975(0)
+
+
+@pytest.fixture
+def results(tmp_path):
+    root = tmp_path / "res"
+    suite = {
+        "name": "syn",
+        "baseline": "grpo",
+        "methods": {"grpo": {"estimator": "grpo"}, "empg": {"estimator": "empg"}},
+        "envs": {"guess": {"env_id": "empg/GuessNumber-v0"}},
+    }
+    root.mkdir()
+    (root / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    (root / "starts/guess/eval").mkdir(parents=True)
+    (root / "starts/guess/eval/test.json").write_text(json.dumps(guess_entry("start", won(4))))
+    wins = {("grpo", 0): 8, ("grpo", 1): 6, ("empg", 0): 10, ("empg", 1): 8}
+    for (m, s), k in wins.items():
+        d = root / f"runs/guess/{m}/s{s}"
+        (d / "eval").mkdir(parents=True)
+        (d / f"guess-{m}-s{s}").mkdir()
+        (d / "eval/test.json").write_text(json.dumps(guess_entry(f"{m}-s{s}", won(k))))
+        rows = [
+            {
+                "iteration": i,
+                "success": 0.1 * i,
+                "time_rollout": 2.0,
+                "time_scoring": 1.0,
+                "time_estimator": 0.001,
+                "time_update": 3.0,
+                "time_total": 6.0,
+                "tokens": 100,
+            }
+            for i in range(3)
+        ]
+        (d / f"guess-{m}-s{s}/metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (d / "result.json").write_text(json.dumps({"train_seconds_total": 18.0}))
+    # an unfinished run: listed, not counted
+    (root / "runs/guess/empg/s2/guess-empg-s2").mkdir(parents=True)
+    return root
+
+
+def test_report_numbers(results):
+    rep = make_report(results, plots=False)
+    lst = rep["envs"]["guess"]["lists"]["test"]
+    assert lst["start_success"] == 0.25
+    g, e = lst["methods"]["grpo"], lst["methods"]["empg"]
+    assert g["success_per_seed"] == [0.5, 0.375] and e["success_per_seed"] == [0.625, 0.5]
+    assert g["success"][0] == 0.4375 and math.isclose(g["success"][2] - 0.4375, 12.7062 * 0.0625)
+    assert math.isclose(e["gain_over_start"][0], 0.3125)
+    assert math.isclose(e["iqm"], 10 / 16)  # 32 pooled scores: 14 zeros, 18 ones; middle 16 hold 10 ones
+    d = e["diff_vs_baseline"]
+    assert math.isclose(d["diff"], 0.125) and d["seeds"] == [0, 1] and d["n"] == 16
+    assert d["ci"][0] <= 0.125 <= d["ci"][1] and d["ci"][0] >= 0  # 4 tasks at +0.5, 12 at 0: never < 0
+    assert g["diff_vs_baseline"] is None
+    cost = rep["envs"]["guess"]["cost"]["grpo"]
+    assert (
+        cost["rollout"] == 2.0
+        and cost["rollout_tokens_per_s"] == 50.0
+        and cost["train_seconds_per_run"] == 18.0
+    )
+    assert rep["unfinished"] == ["guess/empg/s2"]
+    md = (results / "report.md").read_text()
+    assert "| grpo | 2 | 0.438 [" in md and "+0.125 [" in md and "guess/empg/s2" in md
+
+
+def test_report_needs_a_results_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a benchmark results folder"):
+        make_report(tmp_path)

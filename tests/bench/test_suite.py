@@ -1,0 +1,124 @@
+"""Suite files: the shipped ones load, malformed ones fail naming the file and key, fairness is enforced."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from empg_gym.bench.suite import SuiteError, builtin_suites, load_suite
+
+BASE = {
+    "name": "t",
+    "seeds": [0, 1],
+    "methods": {
+        "grpo": {"estimator": "grpo"},
+        "empg": {"estimator": "empg", "estimator_kwargs": {"base": "grpo"}},
+    },
+    "train": {"iterations": 3, "lr": 1e-4},
+    "envs": {
+        "guess": {"env_id": "empg/GuessNumber-v0", "train": {"task_pool": 4}, "eval": [{"split": "test"}]}
+    },
+}
+
+
+def write(tmp_path, d):
+    p = tmp_path / "suite.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return p
+
+
+@pytest.mark.parametrize("name", builtin_suites())
+def test_builtin_suites_load(name):
+    s = load_suite(name)
+    assert s.methods and s.envs and s.seeds
+    assert s.baseline in s.methods
+
+
+def test_builtin_names():
+    assert {"smoke", "cpu"} <= set(builtin_suites())
+
+
+def test_merge_order_and_runs(tmp_path):
+    s = load_suite(write(tmp_path, BASE))
+    env = s.envs[0]
+    f = s.train_fields(env, "empg")
+    assert f["lr"] == 1e-4 and f["task_pool"] == 4 and f["env_id"] == "empg/GuessNumber-v0"
+    assert f["estimator"] == "empg" and f["estimator_kwargs"] == {"base": "grpo"}
+    assert s.train_fields(env, "grpo")["estimator"] == "grpo"
+    # seed-major inside an env: a partial benchmark has whole seeds of every method
+    assert [(e.name, m, sd) for e, m, sd in s.runs()] == [
+        ("guess", "grpo", 0),
+        ("guess", "empg", 0),
+        ("guess", "grpo", 1),
+        ("guess", "empg", 1),
+    ]
+    assert s.baseline == "grpo"
+
+
+@pytest.mark.parametrize(
+    "patch, needle",
+    [
+        ({"methods": {"grpo": {"estimator": "grpo", "lr": 1e-3}}}, "methods.grpo sets ['lr']"),
+        ({"train": {"seed": 3}}, "train.seed is set by the runner"),
+        ({"train": {"bogus": 1}}, "bogus"),
+        ({"seeds": [0, 0]}, "distinct"),
+        ({"methods": {}}, "methods is empty"),
+        ({"methods": {"grpo": {"estimator": "nope"}}}, "env guess, method grpo"),
+        ({"baseline": "ppo"}, "baseline 'ppo'"),
+        (
+            {"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "eval": [{"split": "nosuch"}]}}},
+            "envs.guess.eval[0]",
+        ),
+        (
+            {"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "train": {"estimator": "grpo"}}}},
+            "method-defining",
+        ),
+        (
+            {
+                "envs": {
+                    "guess": {"env_id": "empg/GuessNumber-v0", "start": {"hidden_size": 30, "num_heads": 4}}
+                }
+            },
+            "divisible",
+        ),
+        ({"extra_key": 1}, "unknown top-level key"),
+    ],
+)
+def test_bad_suites_name_the_problem(tmp_path, patch, needle):
+    d = {**BASE, **patch}
+    with pytest.raises(SuiteError) as e:
+        load_suite(write(tmp_path, d))
+    assert needle in str(e.value)
+    assert "suite.yaml" in str(e.value)
+
+
+def test_unknown_suite_lists_builtins():
+    with pytest.raises(SuiteError, match="built-in suites: .*smoke"):
+        load_suite("no-such-suite")
+
+
+def test_bench_cli_reports_bad_suite(tmp_path, capsys):
+    from empg_gym.bench.cli import main
+
+    p = write(tmp_path, {**BASE, "train": {"seed": 1}})
+    assert main(["status", "--suite", str(p)]) == 2
+    assert "train.seed is set by the runner" in capsys.readouterr().err
+
+
+def test_status_of_empty_results(tmp_path, capsys):
+    from empg_gym.bench.cli import main
+
+    p = write(tmp_path, BASE)
+    assert main(["status", "--suite", str(p), "--results", str(tmp_path / "res")]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" pending ") == 4 and out.strip().endswith("pending: 4")
+
+
+def test_results_folder_of_another_suite_is_refused(tmp_path, capsys):
+    from empg_gym.bench.cli import main
+
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "suite.yaml").write_text(yaml.safe_dump({"name": "other", "seeds": [7]}))
+    assert main(["run", "--suite", "smoke", "--results", str(res), "--no-progress"]) == 2
+    assert "different suite" in capsys.readouterr().err
