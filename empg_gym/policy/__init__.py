@@ -66,6 +66,9 @@ class AgentSpec:
         timeout: Seconds per request (openai).
         max_retries: Retries per request on errors and timeouts (openai).
         extra: Backend-specific keyword arguments passed through unchanged.
+        few_shot: Expert example episodes in front of every prompt (0: none); see :mod:`.modes`.
+        action_mode: ``"generate"`` (free generation) or ``"choose"`` (the admissible action with the highest
+            mean token log-likelihood; transformers and vllm); see :mod:`.modes`.
     """
 
     backend: str
@@ -84,6 +87,8 @@ class AgentSpec:
     timeout: float = 60.0
     max_retries: int = 3
     extra: Mapping[str, Any] = field(default_factory=dict)
+    few_shot: int = 0
+    action_mode: str = "generate"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -101,6 +106,14 @@ class AgentSpec:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        if not isinstance(self.few_shot, int) or self.few_shot < 0:
+            raise ValueError(f"few_shot must be an integer >= 0 (expert example episodes), "
+                             f"got {self.few_shot!r}")
+        if self.action_mode not in ("generate", "choose"):
+            raise ValueError(f"action_mode must be 'generate' or 'choose', got {self.action_mode!r}")
+        if self.action_mode == "choose" and self.backend not in ("transformers", "vllm"):
+            raise ValueError("action_mode 'choose' needs log-probs of candidates: backend transformers or "
+                             f"vllm, not {self.backend!r}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
 

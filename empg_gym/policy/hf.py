@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from empg_gym._optional import require
 from empg_gym.agent import ActionSample
-from empg_gym.prompting import get_template
+from empg_gym.policy.modes import choose_actions, hf_scorer, template_for
 from empg_gym.types import History
 
 if TYPE_CHECKING:
@@ -348,12 +348,13 @@ class TransformersAgent:
         return cls(model, tok, spec)
 
     def set_seed(self, seed: int) -> None:
-        """Re-seed the sampling generator."""
+        """Re-seed the sampling generator (and the choice generator of ``action_mode: choose``)."""
         self._generator.manual_seed(int(seed))
+        self.__dict__.pop("_choice_rng", None)
 
     def prompt(self, history: History) -> tuple[str, list[int]]:
         """The prompt text (chat template applied) and its token ids for one history."""
-        template = get_template(self.spec.prompt, history.env_id)
+        template = template_for(self.spec, history.env_id)
         msgs = template.messages(history, self.spec.history_length)
         text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         text += self.response_prefix
@@ -361,7 +362,12 @@ class TransformersAgent:
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
         """Sample one response per history (one decode loop per ``max_batch`` histories)."""
-        templates = [get_template(self.spec.prompt, h.env_id) for h in histories]
+        if self.spec.action_mode == "choose":
+            return self._choose(histories)
+        return self._generate(histories)
+
+    def _generate(self, histories: Sequence[History]) -> list[ActionSample]:
+        templates = [template_for(self.spec, h.env_id) for h in histories]
         prompts = [self.prompt(h) for h in histories]
         stop = tuple(dict.fromkeys([s for t in templates for s in t.stop] + list(self.extra_stop)))
         gens: list[Generation] = []
@@ -378,3 +384,20 @@ class TransformersAgent:
                                     prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(g.token_ids),
                                     logprobs=tuple(g.logprobs), entropies=tuple(g.entropies)))
         return out
+
+    def _choose(self, histories: Sequence[History]) -> list[ActionSample]:
+        """``action_mode: choose`` (see :mod:`empg_gym.policy.modes`)."""
+        import numpy as np
+
+        def slot(prompts: Sequence[Sequence[int]], stop: str) -> list[list[int]]:
+            gens = sample(self.model, self.tokenizer, prompts, max_new_tokens=self.max_new_tokens,
+                          temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                          greedy=self.greedy, stop=(stop,), generator=self._generator, record=False)
+            return [g.token_ids for g in gens]
+
+        if not hasattr(self, "_choice_rng"):
+            self._choice_rng = np.random.default_rng(int(self._generator.initial_seed()))
+        return choose_actions(
+            histories, tokenizer=self.tokenizer, prompt_for=self.prompt,
+            score=hf_scorer(self.model), generate_free=self._generate,
+            generate_slot=slot, temperature=self.temperature, greedy=self.greedy, rng=self._choice_rng)

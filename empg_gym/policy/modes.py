@@ -1,0 +1,294 @@
+"""Action modes that make small models act validly: few-shot expert examples and constrained choice.
+
+Two agent-spec settings, usable together and with any prompt template:
+
+- ``few_shot: N`` puts ``N`` worked examples in front of every user message. The examples are episodes of the
+  env's scripted expert on the env's *training* split (never the evaluated split), played once per process
+  and cached: the task, then per step the observation (cut to ``EXAMPLE_OBS_CHARS``) and a response in the
+  template's format. The expert gives no reasoning, so the example response's ``<think>`` holds a fixed
+  sentence naming the action (``<think>Next I do: X.</think><action>X</action>``); Search-R1 actions are
+  already tagged and get the same ``<think>``. Works with every backend (the template changes, nothing
+  else); entropies are those of the backend's generation, exactly as without examples.
+- ``action_mode: choose`` replaces free generation by a choice among the admissible actions: the prompt
+  (chat template applied, ``response_prefix``, then ``<action>``) is scored against every candidate
+  continuation ``"{a}</action>"``; the candidate's score is its **mean token log-probability** (length
+  normalised, so short actions such as ``look`` do not win by default); with ``greedy`` / ``temperature: 0``
+  the best candidate is taken, else one is drawn from ``softmax(score / T)`` with the agent's own generator.
+  The response is ``<action>{a}</action>`` (format-valid by construction; no reasoning is generated).
+  Candidates are scored under the model's own distribution ``softmax(z)`` (the temperature acts on the choice
+  only). Recorded per token of the chosen continuation (transformers): ``log softmax(z)[token]`` and the
+  full-vocabulary entropy of ``softmax(z)``, i.e. what the trainer's scoring pass (at temperature 1)
+  computes over ``prompt_token_ids + token_ids`` (``prompt_token_ids`` includes ``<action>``); vllm records
+  the log-probs only (it has no full-vocabulary entropies). EMPG's step entropy is
+  therefore the mean token entropy of the chosen action under the unconstrained model: it measures how sure
+  the model is of the action it committed to, not the entropy of the choice distribution over candidates.
+  When the admissible list holds only placeholders (WebShop's ``search[<your query>]``) the part before
+  ``<`` is forced (``<action>search[``) and the model generates the argument up to the part after ``>``
+  (``]``); with no admissible list (DeepSearch) the agent generates freely as in generate mode.
+  Backends: ``transformers`` (the prompt is prefilled once, its KV cache is repeated for all candidates)
+  and ``vllm`` (``prompt_logprobs`` of prompt + candidate, with prefix caching).
+
+Admissible actions are listed in the prompt by the ReAct templates (``webshop``, ``alfworld``, ``react``)
+whenever the env provides them; that is the default, not a separate mode.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from empg_gym.agent import ActionSample
+from empg_gym.prompting import PromptTemplate, get_template
+from empg_gym.types import History
+
+if TYPE_CHECKING:
+    from empg_gym.policy import AgentSpec
+
+__all__ = ["ACTION_MODES", "EXAMPLE_OBS_CHARS", "FewShotTemplate", "choose_actions", "expert_examples",
+           "split_placeholder", "template_for"]
+
+logger = logging.getLogger(__name__)
+
+#: Values of ``AgentSpec.action_mode``.
+ACTION_MODES = ("generate", "choose")
+#: Observations in few-shot examples are cut to this many characters.
+EXAMPLE_OBS_CHARS = 400
+#: Steps per example episode at most.
+EXAMPLE_MAX_STEPS = 12
+#: env id prefix -> training splits to draw examples from, in order of preference.
+EXAMPLE_SPLITS: dict[str, tuple[str, ...]] = {
+    "empg/ALFWorld": ("valid_train", "train"),  # real data ships valid_train; generated games have train
+}
+
+_PLACEHOLDER = re.compile(r"<[^<>]*>")
+
+
+def _base_id(env_id: str) -> str:
+    return env_id.split(":")[-1].rsplit("-v", 1)[0]
+
+
+def _example_response(action: str) -> str:
+    think = f"<think>Next I do: {action}.</think>"
+    return f"{think} {action}" if action.lstrip().startswith("<") else f"{think}<action>{action}</action>"
+
+
+@functools.lru_cache(maxsize=16)
+def _examples_cached(env_id: str, n: int, data_key: tuple[str, ...]) -> str:
+    import gymnasium as gym
+
+    import empg_gym  # noqa: F401  (registers the envs)
+    from empg_gym.policy.simple import ExpertAgent
+    from empg_gym.rollout import collect
+
+    del data_key  # part of the cache key only: the env reads its data location from the environment
+    last: Exception | None = None
+    for split in EXAMPLE_SPLITS.get(_base_id(env_id), ("train",)):
+        try:
+            trajs = collect(ExpertAgent(), env_id, tasks=n, env_kwargs={"split": split}, seed=12345,
+                            max_steps=EXAMPLE_MAX_STEPS * 4, progress=False)
+            break
+        except (ValueError, KeyError, FileNotFoundError, gym.error.Error) as e:
+            last = e
+    else:
+        raise ValueError(f"few_shot: cannot play the expert of {env_id} on a training split: {last}")
+    blocks = []
+    for i, t in enumerate(trajs):
+        lines = [f"Example {i + 1}. Task: {t.task}"]
+        for j, turn in enumerate(t.turns[:EXAMPLE_MAX_STEPS]):
+            obs = " ".join(turn.observation.split())
+            if len(obs) > EXAMPLE_OBS_CHARS:
+                obs = obs[:EXAMPLE_OBS_CHARS] + " ..."
+            lines.append(f"Observation {j + 1}: {obs}\nResponse {j + 1}: {_example_response(turn.action)}")
+        if len(t.turns) > EXAMPLE_MAX_STEPS:
+            lines.append(f"(... {len(t.turns) - EXAMPLE_MAX_STEPS} more steps)")
+        lines.append("Outcome: " + ("success" if t.won else "not solved"))
+        blocks.append("\n".join(lines))
+    return ("Here are worked examples of the task format (from other tasks):\n\n" + "\n\n".join(blocks)
+            + "\n\nNow your own task.")
+
+
+def expert_examples(env_id: str, n: int) -> str:
+    """A text block of ``n`` expert episodes of ``env_id`` on its training split (cached per process).
+
+    Args:
+        env_id: Gymnasium ID; the env's data comes from its usual environment variables
+            (``$WEBSHOP_DATA``, ``$ALFWORLD_DATA``, ...), as for the evaluated env.
+        n: Number of example episodes (>= 1).
+
+    Raises:
+        ValueError: The env has no training split the expert can play.
+    """
+    if n < 1:
+        raise ValueError(f"few_shot must be >= 1 here, got {n}")
+    keys = tuple(f"{k}={os.environ.get(k, '')}" for k in sorted(os.environ) if k.endswith("_DATA"))
+    return _examples_cached(env_id, int(n), keys)
+
+
+@dataclass(frozen=True)
+class FewShotTemplate(PromptTemplate):
+    """A template with an examples block before the user message; parsing and stops are the base's.
+
+    Attributes:
+        base: The wrapped template.
+        examples: The examples text (:func:`expert_examples`).
+    """
+
+    base: PromptTemplate | None = None
+    examples: str = ""
+
+    def user_message(self, history: History, history_length: int) -> str:
+        """The examples, then the base template's user message."""
+        assert self.base is not None
+        return f"{self.examples}\n\n{self.base.user_message(history, history_length)}"
+
+    def parse(self, text: str, history: History | None = None) -> Any:
+        """The base template's projection."""
+        assert self.base is not None
+        return self.base.parse(text, history)
+
+
+def template_for(spec: AgentSpec, env_id: str) -> PromptTemplate:
+    """The prompt template an agent built from ``spec`` uses for ``env_id`` (few-shot examples applied)."""
+    base = get_template(spec.prompt, env_id)
+    n = int(getattr(spec, "few_shot", 0) or 0)
+    if n <= 0:
+        return base
+    return FewShotTemplate(name=f"{base.name}+few_shot{n}", system=base.system, stop=base.stop,
+                           max_history_chars=base.max_history_chars, base=base,
+                           examples=expert_examples(env_id, n))
+
+
+def split_placeholder(action: str) -> tuple[str, str] | None:
+    """``("search[", "]")`` for ``"search[<your query>]"``; None when ``action`` has no ``<...>`` slot.
+
+    >>> split_placeholder("search[<your query>]"), split_placeholder("click[buy now]")
+    (('search[', ']'), None)
+    """
+    m = _PLACEHOLDER.search(action)
+    if m is None:
+        return None
+    return action[:m.start()], action[m.end():]
+
+
+#: (prompt ids, candidate continuations' ids) -> per candidate (token log-probs, token entropies).
+Scorer = Callable[[Sequence[int], Sequence[Sequence[int]]], list[tuple[list[float], list[float]]]]
+#: (prompt ids per history, stop string) -> generated token ids per history.
+Generator = Callable[[Sequence[Sequence[int]], str], list[list[int]]]
+
+
+def choose_actions(
+    histories: Sequence[History],
+    *,
+    tokenizer: Any,
+    prompt_for: Callable[[History], tuple[str, list[int]]],
+    score: Scorer,
+    generate_free: Callable[[Sequence[History]], list[ActionSample]],
+    generate_slot: Generator,
+    temperature: float,
+    greedy: bool,
+    rng: Any,
+) -> list[ActionSample]:
+    """The ``choose`` action mode over any backend (see the module docstring).
+
+    Args:
+        histories: The batch.
+        tokenizer: The backend's tokenizer.
+        prompt_for: History -> (prompt text with chat template and response prefix, its token ids).
+        score: Token log-probs and entropies of candidate continuations after a prompt.
+        generate_free: The backend's ordinary generation (histories without admissible actions).
+        generate_slot: Generation of a placeholder's argument up to a stop string.
+        temperature: Softmax temperature of the choice.
+        greedy: Take the best candidate.
+        rng: A ``numpy.random.Generator`` for the draw.
+
+    Returns:
+        One sample per history.
+    """
+    import numpy as np
+
+    out: list[ActionSample | None] = [None] * len(histories)
+    free = [i for i, h in enumerate(histories) if not h.admissible_actions]
+    slot_jobs: list[tuple[int, str, str, str, list[int]]] = []
+    for i, h in enumerate(histories):
+        if not h.admissible_actions:
+            continue
+        ptext, pids = prompt_for(h)
+        ptext += "<action>"
+        pids = pids + list(tokenizer("<action>", add_special_tokens=False)["input_ids"])
+        cands = [a for a in h.admissible_actions if split_placeholder(a) is None]
+        if not cands:
+            head, tail = split_placeholder(h.admissible_actions[0]) or ("", "")
+            head_ids = list(tokenizer(head, add_special_tokens=False)["input_ids"]) if head else []
+            slot_jobs.append((i, ptext + head, head, tail or "</action>", pids + head_ids))
+            continue
+        cont_ids = [list(tokenizer(f"{a}</action>", add_special_tokens=False)["input_ids"]) for a in cands]
+        scored = score(pids, cont_ids)
+        s = np.array([float(np.mean(lp)) if lp else -np.inf for lp, _ in scored])
+        if greedy or temperature <= 0:
+            k = int(np.argmax(s))
+        else:
+            z = (s - s.max()) / temperature
+            p = np.exp(z) / np.exp(z).sum()
+            k = int(rng.choice(len(cands), p=p))
+        lp, ent = scored[k]
+        out[i] = ActionSample(text=f"<action>{cands[k]}</action>", action=cands[k], format_valid=True,
+                              prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(cont_ids[k]),
+                              logprobs=tuple(lp), entropies=tuple(ent))
+    by_stop: dict[str, list[tuple[int, str, str, str, list[int]]]] = {}
+    for job in slot_jobs:
+        by_stop.setdefault(job[3], []).append(job)
+    for stop, jobs in by_stop.items():
+        gen = generate_slot([j[4] for j in jobs], stop)
+        for (i, ptext, head, _tail, pids), toks in zip(jobs, gen, strict=True):
+            text = tokenizer.decode(toks, skip_special_tokens=True)
+            arg = text.split(stop, 1)[0].strip()
+            action = f"{head}{arg}{stop}" if stop != "</action>" else f"{head}{arg}"
+            out[i] = ActionSample(text=f"<action>{head}{text}", action=action.lower(), format_valid=bool(arg),
+                                  prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(toks))
+    if free:
+        for i, smp in zip(free, generate_free([histories[i] for i in free]), strict=True):
+            out[i] = smp
+    return [o for o in out if o is not None]
+
+
+def hf_scorer(model: Any, temperature: float = 1.0) -> Scorer:
+    """A :data:`Scorer` over a transformers causal LM: one prefill, the KV cache repeated per candidate."""
+    import torch
+
+    from empg_gym.policy.hf import _cache_kw, _cache_of
+
+    kw = _cache_kw(model)
+    t = float(temperature) if temperature > 0 else 1.0
+
+    def score(prompt: Sequence[int], conts: Sequence[Sequence[int]]) -> list[tuple[list[float], list[float]]]:
+        dev = next(model.parameters()).device
+        n, width = len(conts), max(len(c) for c in conts)
+        p = torch.as_tensor([list(prompt)], dtype=torch.long, device=dev)
+        with torch.inference_mode():
+            out = model(input_ids=p, use_cache=True)
+            cache = _cache_of(out)
+            first = out.logits[0, -1].float()
+            cache.batch_repeat_interleave(n)
+            ids = torch.zeros((n, width), dtype=torch.long, device=dev)
+            mask = torch.zeros((n, width), dtype=torch.long, device=dev)
+            for r, c in enumerate(conts):
+                ids[r, :len(c)] = torch.as_tensor(list(c), dtype=torch.long)
+                mask[r, :len(c)] = 1
+            att = torch.cat([torch.ones((n, p.shape[1]), dtype=torch.long, device=dev), mask], dim=1)
+            pos = (p.shape[1] + torch.arange(width, device=dev))[None].expand(n, -1)
+            out2 = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **{kw: cache})
+            logits = torch.cat([first[None, None].expand(n, 1, -1), out2.logits[:, :-1].float()], dim=1) / t
+            logp = torch.log_softmax(logits, dim=-1)
+            ent = -(logp.exp() * logp).sum(-1)
+            tok = logp.gather(-1, ids[..., None]).squeeze(-1)
+        res = []
+        for r, c in enumerate(conts):
+            res.append((tok[r, :len(c)].tolist(), ent[r, :len(c)].tolist()))
+        return res
+
+    return score
