@@ -219,6 +219,10 @@ def evaluate(
         print(f"empg-eval: resuming {run_path.name}: {len(batches) - len(todo)}/{len(batches)} batches done",
               file=sys.stderr)
     mismatches: list[int] = []
+    from empg_gym.eval.progress import RunProgress
+
+    bar = RunProgress(len(seeds) * n, done=len(done), wins=sum(bool(r.get("won")) for r in done.values()),
+                      label=f"{env_id} x {name}", enabled=progress)
     try:
         for si, s, a, b in todo:
             base = si * n
@@ -232,15 +236,17 @@ def evaluate(
                     mismatches.append(k)
                 done[k] = rec
                 writer.write("episode", rec)
+                bar.advance(traj)
 
             t0 = time.perf_counter()
             collect(agent_obj, env_id, tasks=options[a:b], seed=reset_seed(s, a), env_kwargs=kwargs,
-                    max_steps=max_steps, batch_size=batch_size, progress=progress, on_trajectory=on_traj)
+                    max_steps=max_steps, batch_size=batch_size, progress=False, on_trajectory=on_traj)
             dt = time.perf_counter() - t0
             batch_times[f"{s}:{a}"] = dt
             writer.write("batch", {"batch": f"{s}:{a}", "episodes": [base + p for p in range(a, b)],
                                    "wall_time_s": round(dt, 4)})
     finally:
+        bar.close()
         writer.close()
     if mismatches:
         print(f"empg-eval: warning: {len(mismatches)} replayed episodes differ from the interrupted run "

@@ -129,6 +129,10 @@ class AgentSpec:
         d = dataclasses.asdict(self)
         d["sampling"] = dict(self.sampling)
         d["extra"] = dict(self.extra)
+        # action-mode fields are written only when set, so specs without them keep their hash
+        for key, default in (("few_shot", 0), ("action_mode", "generate")):
+            if d[key] == default:
+                del d[key]
         return d
 
     def spec_hash(self) -> str:

@@ -39,7 +39,7 @@ class VLLMAgent:
     needs_expert = False
 
     def __init__(self, spec: AgentSpec, llm: Any = None) -> None:
-        from empg_gym.policy.vllm_engine import prepare_vllm_env
+        from empg_gym.policy.vllm_engine import _hide_unscannable_modules, prepare_vllm_env
 
         prepare_vllm_env(spec.device)
         vllm = require("vllm", why="the vllm backend")
@@ -55,7 +55,8 @@ class VLLMAgent:
 
                 model = str(converted_path(model.split(":", 1)[1]))
             kw = {"enforce_eager": True, "max_model_len": 8192} if self._on_cpu() else {}
-            self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **{**kw, **dict(spec.extra)})
+            with _hide_unscannable_modules():
+                self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **{**kw, **dict(spec.extra)})
         self.tokenizer = self.llm.get_tokenizer()
         if not getattr(self.tokenizer, "chat_template", None):
             raise ValueError(f"the tokenizer of {model} has no chat template; agents need a chat model")

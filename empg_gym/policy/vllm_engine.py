@@ -96,6 +96,38 @@ def _keep_cpu_weights() -> Iterator[None]:
         vutils.dispatch_cpu_unquantized_gemm = orig
 
 
+@contextlib.contextmanager
+def _hide_unscannable_modules() -> Iterator[None]:
+    """Hide modules that break vLLM's kernel-override scan while an engine starts.
+
+    At start-up vLLM walks every module in ``sys.modules`` and calls ``vars(value).get(...)`` on each
+    attribute that has a ``__dict__``. Some objects (llvmlite's ``_lib_fn_wrapper``, imported by numba via
+    the retrieval stack) expose a ``__dict__`` that is not a mapping, and the scan raises ``AttributeError``.
+    Such modules are taken out of ``sys.modules`` for the duration of the build and put back after.
+    """
+    import sys
+
+    hidden = {}
+    for name, mod in list(sys.modules.items()):
+        ns = getattr(mod, "__dict__", None)
+        if not isinstance(ns, dict):
+            continue
+        for value in list(ns.values()):
+            try:
+                d = value.__dict__ if hasattr(value, "__dict__") else None
+            except Exception:  # noqa: BLE001 - anything odd hides the module
+                d = 0
+            if d is not None and not hasattr(d, "get"):
+                hidden[name] = mod
+                break
+    for name in hidden:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        sys.modules.update(hidden)
+
+
 def hf_state_items(model: Any) -> list[tuple[str, Any]]:
     """``(HF name, tensor)`` pairs of a causal LM's weights; a peft model must be merged by the caller.
 
@@ -158,7 +190,7 @@ class VLLMEngine:
 
     def _build(self) -> Any:
         t0 = time.perf_counter()
-        with _keep_cpu_weights() if self.on_cpu else contextlib.nullcontext():
+        with _keep_cpu_weights() if self.on_cpu else contextlib.nullcontext(), _hide_unscannable_modules():
             llm = self._vllm.LLM(model=self.model_dir, **self.kw)
         self.load_s = time.perf_counter() - t0
         if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") != "0":
