@@ -245,7 +245,7 @@ class PGTrainer:
         if getattr(self, "engine", None) is not None:
             from empg_gym.trainers.vllm_rollout import engine_agent
 
-            return engine_agent(self.engine, d)
+            return engine_agent(self.engine, d, self.tokenizer)
         spec = AgentSpec(**d)
         return TransformersAgent(self.model, self.tokenizer, spec=spec)
 

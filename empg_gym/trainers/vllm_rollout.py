@@ -40,10 +40,17 @@ def start_engine(trainer: Any) -> Any:
     return engine
 
 
-def engine_agent(engine: Any, spec: dict[str, Any]) -> Any:
-    """A vLLM agent over ``engine`` for the trainer's agent spec (a dict of :class:`AgentSpec` fields)."""
+def engine_agent(engine: Any, spec: dict[str, Any], tokenizer: Any = None) -> Any:
+    """A vLLM agent over ``engine`` for the trainer's agent spec (a dict of :class:`AgentSpec` fields).
+
+    With ``tokenizer`` (the trainer's), prompts are tokenized exactly as the transformers engine would: a
+    tokenizer reloaded from the saved folder may pre-tokenize differently (same vocabulary, other ids).
+    """
     from empg_gym.policy import AgentSpec
     from empg_gym.policy.vllm import VLLMAgent
 
     d = {**spec, "backend": "vllm", "logprobs": False}
-    return VLLMAgent(AgentSpec(**d), llm=engine.llm)
+    agent = VLLMAgent(AgentSpec(**d), llm=engine.llm)
+    if tokenizer is not None:
+        agent.tokenizer = tokenizer
+    return agent
