@@ -399,5 +399,6 @@ class TransformersAgent:
             self._choice_rng = np.random.default_rng(int(self._generator.initial_seed()))
         return choose_actions(
             histories, tokenizer=self.tokenizer, prompt_for=self.prompt,
+            template_for_history=lambda h: template_for(self.spec, h.env_id),
             score=hf_scorer(self.model), generate_free=self._generate,
             generate_slot=slot, temperature=self.temperature, greedy=self.greedy, rng=self._choice_rng)

@@ -23,8 +23,10 @@ Two agent-spec settings, usable together and with any prompt template:
   therefore the mean token entropy of the chosen action under the unconstrained model: it measures how sure
   the model is of the action it committed to, not the entropy of the choice distribution over candidates.
   When the admissible list holds only placeholders (WebShop's ``search[<your query>]``) the part before
-  ``<`` is forced (``<action>search[``) and the model generates the argument up to the part after ``>``
-  (``]``); with no admissible list (DeepSearch) the agent generates freely as in generate mode.
+  the slot is forced (``<action>search[``) and the model generates the argument up to the part after it
+  (``]``). A Search-R1 prompt (DeepSearch, no admissible list) chooses between the forms
+  ``<search> ... </search>`` and ``<answer> ... </answer>`` by the likelier opening tag, then generates the
+  content up to the closing tag. Other envs without an admissible list fall back to free generation.
   Backends: ``transformers`` (the prompt is prefilled once, its KV cache is repeated for all candidates)
   and ``vllm`` (``prompt_logprobs`` of prompt + candidate, with prefix caching).
 
@@ -65,7 +67,9 @@ EXAMPLE_SPLITS: dict[str, tuple[str, ...]] = {
     "empg/ALFWorld": ("valid_train", "train"),  # real data ships valid_train; generated games have train
 }
 
-_PLACEHOLDER = re.compile(r"<[^<>]*>")
+_PLACEHOLDER = re.compile(r"<[^<>]* [^<>]*>")  # a slot holds a space: "<your query>", not a tag "<search>"
+#: The action forms of a Search-R1 prompt (no admissible list): a query or an answer, each a slot.
+SEARCH_R1_FORMS = ("<search> <search query> </search>", "<answer> <short answer> </answer>")
 
 
 def _base_id(env_id: str) -> str:
@@ -186,6 +190,7 @@ def choose_actions(
     *,
     tokenizer: Any,
     prompt_for: Callable[[History], tuple[str, list[int]]],
+    template_for_history: Callable[[History], PromptTemplate],
     score: Scorer,
     generate_free: Callable[[Sequence[History]], list[ActionSample]],
     generate_slot: Generator,
@@ -199,6 +204,8 @@ def choose_actions(
         histories: The batch.
         tokenizer: The backend's tokenizer.
         prompt_for: History -> (prompt text with chat template and response prefix, its token ids).
+        template_for_history: History -> its prompt template (ReAct: actions inside ``<action>`` tags;
+            Search-R1: the tags are the actions, and the forms of :data:`SEARCH_R1_FORMS` are chosen from).
         score: Token log-probs and entropies of candidate continuations after a prompt.
         generate_free: The backend's ordinary generation (histories without admissible actions).
         generate_slot: Generation of a placeholder's argument up to a stop string.
@@ -211,44 +218,63 @@ def choose_actions(
     """
     import numpy as np
 
-    out: list[ActionSample | None] = [None] * len(histories)
-    free = [i for i, h in enumerate(histories) if not h.admissible_actions]
-    slot_jobs: list[tuple[int, str, str, str, list[int]]] = []
-    for i, h in enumerate(histories):
-        if not h.admissible_actions:
-            continue
-        ptext, pids = prompt_for(h)
-        ptext += "<action>"
-        pids = pids + list(tokenizer("<action>", add_special_tokens=False)["input_ids"])
-        cands = [a for a in h.admissible_actions if split_placeholder(a) is None]
-        if not cands:
-            head, tail = split_placeholder(h.admissible_actions[0]) or ("", "")
-            head_ids = list(tokenizer(head, add_special_tokens=False)["input_ids"]) if head else []
-            slot_jobs.append((i, ptext + head, head, tail or "</action>", pids + head_ids))
-            continue
-        cont_ids = [list(tokenizer(f"{a}</action>", add_special_tokens=False)["input_ids"]) for a in cands]
-        scored = score(pids, cont_ids)
-        s = np.array([float(np.mean(lp)) if lp else -np.inf for lp, _ in scored])
+    from empg_gym.prompting import SearchR1Template
+
+    def ids(text: str) -> list[int]:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+    def pick(s: Any) -> int:
         if greedy or temperature <= 0:
-            k = int(np.argmax(s))
-        else:
-            z = (s - s.max()) / temperature
-            p = np.exp(z) / np.exp(z).sum()
-            k = int(rng.choice(len(cands), p=p))
+            return int(np.argmax(s))
+        z = (s - s.max()) / temperature
+        return int(rng.choice(len(s), p=np.exp(z) / np.exp(z).sum()))
+
+    out: list[ActionSample | None] = [None] * len(histories)
+    free: list[int] = []
+    # (history index, prompt text, wrapper opening, slot head, slot tail, prompt ids)
+    slot_jobs: list[tuple[int, str, str, str, str, list[int]]] = []
+    for i, h in enumerate(histories):
+        t = template_for_history(h)
+        base = getattr(t, "base", None) or t
+        search_r1 = isinstance(base, SearchR1Template)
+        actions = tuple(h.admissible_actions or ()) or (SEARCH_R1_FORMS if search_r1 else ())
+        if not actions:
+            free.append(i)
+            continue
+        opening, closing = ("", "") if search_r1 else ("<action>", "</action>")
+        ptext, pids = prompt_for(h)
+        ptext += opening
+        pids = pids + ids(opening)
+        cands = [a for a in actions if split_placeholder(a) is None]
+        if not cands:
+            slots = [split_placeholder(a) or ("", "") for a in actions]
+            k = 0
+            if len(slots) > 1:  # which form (e.g. search or answer): the likelier head
+                sc = score(pids, [ids(hd) for hd, _ in slots])
+                k = pick(np.array([float(np.mean(lp)) if lp else -np.inf for lp, _ in sc]))
+            head, tail = slots[k]
+            slot_jobs.append((i, ptext + head, opening, head, tail.strip() or closing, pids + ids(head)))
+            continue
+        cont_ids = [ids(f"{a}{closing}") for a in cands]
+        scored = score(pids, cont_ids)
+        k = pick(np.array([float(np.mean(lp)) if lp else -np.inf for lp, _ in scored]))
         lp, ent = scored[k]
-        out[i] = ActionSample(text=f"<action>{cands[k]}</action>", action=cands[k], format_valid=True,
+        out[i] = ActionSample(text=f"{opening}{cands[k]}{closing}", action=cands[k], format_valid=True,
                               prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(cont_ids[k]),
                               logprobs=tuple(lp), entropies=tuple(ent))
-    by_stop: dict[str, list[tuple[int, str, str, str, list[int]]]] = {}
+    by_stop: dict[str, list[tuple[int, str, str, str, str, list[int]]]] = {}
     for job in slot_jobs:
-        by_stop.setdefault(job[3], []).append(job)
+        by_stop.setdefault(job[4], []).append(job)
     for stop, jobs in by_stop.items():
-        gen = generate_slot([j[4] for j in jobs], stop)
-        for (i, ptext, head, _tail, pids), toks in zip(jobs, gen, strict=True):
+        gen = generate_slot([j[5] for j in jobs], stop)
+        for (i, ptext, opening, head, _stop, pids), toks in zip(jobs, gen, strict=True):
             text = tokenizer.decode(toks, skip_special_tokens=True)
-            arg = text.split(stop, 1)[0].strip()
-            action = f"{head}{arg}{stop}" if stop != "</action>" else f"{head}{arg}"
-            out[i] = ActionSample(text=f"<action>{head}{text}", action=action.lower(), format_valid=bool(arg),
+            arg = " ".join(text.split(stop, 1)[0].split())
+            if opening:  # ReAct: the env action inside <action>, lower-cased as the template does
+                action = (f"{head}{arg}{stop}" if stop != "</action>" else f"{head}{arg}").lower()
+            else:  # Search-R1: the tagged action itself
+                action = f"{head.strip()} {arg} {stop}"
+            out[i] = ActionSample(text=f"{opening}{head}{text}", action=action, format_valid=bool(arg),
                                   prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(toks))
     if free:
         for i, smp in zip(free, generate_free([histories[i] for i in free]), strict=True):

@@ -161,5 +161,6 @@ class VLLMAgent:
 
         rng = np.random.default_rng([self._seed, self._calls])
         return choose_actions(histories, tokenizer=self.tokenizer, prompt_for=self._prompt, score=score,
+                              template_for_history=lambda h: template_for(self.spec, h.env_id),
                               generate_free=self._generate, generate_slot=slot, temperature=temperature,
                               greedy=greedy, rng=rng)
