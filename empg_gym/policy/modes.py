@@ -28,7 +28,9 @@ Two agent-spec settings, usable together and with any prompt template:
   ``<search> ... </search>`` and ``<answer> ... </answer>`` by the likelier opening tag, then generates the
   content up to the closing tag. Other envs without an admissible list fall back to free generation.
   Backends: ``transformers`` (the prompt is prefilled once, its KV cache is repeated for all candidates)
-  and ``vllm`` (``prompt_logprobs`` of prompt + candidate, with prefix caching).
+  and ``vllm`` (``prompt_logprobs`` of each prompt + candidate request). vLLM 0.32 does not read its
+  prefix cache for requests that ask for prompt log-probs (and fails when forced to), so the vllm backend
+  recomputes the prompt once per candidate: on CPU prefer ``transformers`` for this mode.
 
 Admissible actions are listed in the prompt by the ReAct templates (``webshop``, ``alfworld``, ``react``)
 whenever the env provides them; that is the default, not a separate mode.

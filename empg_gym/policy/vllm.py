@@ -131,9 +131,10 @@ class VLLMAgent:
     def _choose(self, histories: Sequence[History]) -> list[ActionSample]:
         """``action_mode: choose`` via ``prompt_logprobs`` (see :mod:`empg_gym.policy.modes`).
 
-        Each candidate is one request ``prompt + candidate`` with ``max_tokens=1`` and ``prompt_logprobs=0``;
-        vLLM's prefix cache computes the shared prompt once. vLLM gives no full-vocabulary entropies, so
-        ``entropies`` stays empty (the trainer's scoring pass computes them).
+        Each candidate is one request ``prompt + candidate`` with ``max_tokens=1`` and ``prompt_logprobs=0``.
+        vLLM skips its prefix cache for such requests (forcing it crashes vLLM 0.32's prompt-logprob output),
+        so the prompt is recomputed per candidate. vLLM gives no full-vocabulary entropies, so ``entropies``
+        stays empty (the trainer's scoring pass computes them).
         """
         import numpy as np
 
