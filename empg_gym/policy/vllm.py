@@ -146,7 +146,7 @@ class VLLMAgent:
         def score(prompt: Sequence[int], conts: Sequence[Sequence[int]]) -> list[tuple[list[float], list]]:
             reqs = [{"prompt_token_ids": list(prompt) + list(c)} for c in conts]
             outs = self.llm.generate(reqs, one, use_tqdm=False)
-            res = []
+            res: list[tuple[list[float], list]] = []
             for c, o in zip(conts, outs, strict=True):
                 pl = o.prompt_logprobs[len(prompt):]
                 lp = [float(d[t].logprob) for d, t in zip(pl, c, strict=True)]

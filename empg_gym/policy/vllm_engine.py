@@ -301,8 +301,7 @@ def _load_into(vmodel: Any, items: Sequence[tuple[str, Any]]) -> int:
     loaded = vmodel.load_weights((n, t.to(dtype)) for n, t in items)
     with _keep_cpu_weights():
         for module in vmodel.modules():
-            qm = getattr(module, "quant_method", None)
-            name = type(qm).__name__
-            if name in ("UnquantizedLinearMethod", "UnquantizedEmbeddingMethod"):
+            qm: Any = getattr(module, "quant_method", None)
+            if type(qm).__name__ in ("UnquantizedLinearMethod", "UnquantizedEmbeddingMethod"):
                 qm.process_weights_after_loading(module)
     return len(loaded) if loaded is not None else len(items)
