@@ -175,12 +175,12 @@ def test_eval_with_vllm_spec_on_cpu(tmp_path):
 def test_choose_mode_with_vllm_picks_admissible_actions(tmp_path):
     """``action_mode: choose`` over vLLM prompt log-probs: every action is admissible, and the scores agree
     with the transformers scorer's choice on the same weights."""
+    from transformers import AutoTokenizer
+
     from empg_gym.policy import AgentSpec
     from empg_gym.policy.hf import TransformersAgent
     from empg_gym.policy.vllm import VLLMAgent
     from empg_gym.rollout import collect
-
-    from transformers import AutoTokenizer
 
     m, tok = _tiny(6)
     model_dir = tmp_path / "tiny256"
