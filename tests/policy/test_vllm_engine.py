@@ -199,3 +199,32 @@ def test_choose_mode_with_vllm_picks_admissible_actions(tmp_path):
     pairs = [(a.action, b.action) for x, y in zip(tv, th, strict=True)
              for a, b in zip(x.turns, y.turns, strict=False)]
     assert sum(a == b for a, b in pairs) >= 0.9 * len(pairs)
+
+
+def test_lora_policy_syncs_merged_weights(tmp_path):
+    """A peft LoRA policy: the engine gets base + adapter merged; the trainer's model is left unmerged."""
+    peft = pytest.importorskip("peft")
+    m, tok = _tiny(8)
+    base_dir = tmp_path / "base"
+    m.save_pretrained(base_dir)
+    tok.save_pretrained(base_dir)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    pm = peft.get_peft_model(m, peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    eng = VLLMEngine.from_model(pm, tok, tmp_path / "engine", dtype="float32", max_model_len=1024)
+    g = torch.Generator().manual_seed(9)
+    with torch.no_grad():  # a trained adapter: large B so that the outputs change
+        for n, p in pm.named_parameters():
+            if "lora_B" in n:
+                p.copy_(torch.randn(p.shape, generator=g) * 2.0)
+    prompts = _prompts(tok, 16)
+    greedy = eng.sampling_params(temperature=0, max_tokens=16)
+    before = [list(o.token_ids) for o in eng.generate(prompts, greedy)]
+    eng.sync_weights(pm)
+    lora_layers = [mod for mod in pm.modules() if hasattr(mod, "merged") and hasattr(mod, "lora_A")]
+    assert lora_layers and not any(mod.merged for mod in lora_layers)
+    ref = sample(pm, tok, prompts, max_new_tokens=16, greedy=True, record=False)  # base + adapter, unmerged
+    after = [list(o.token_ids) for o in eng.generate(prompts, greedy)]
+    assert sum(a != b for a, b in zip(before, after, strict=True)) >= 4
+    assert sum(a == r.token_ids for a, r in zip(after, ref, strict=True)) >= 15
