@@ -189,13 +189,13 @@ class VLLMEngine:
         self.last_sync_s = 0.0
 
     def _build(self) -> Any:
+        if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") != "0":
+            raise RuntimeError("VLLMEngine needs the engine in this process: VLLM_ENABLE_V1_MULTIPROCESSING "
+                               "is set to something other than 0; unset it or set it to 0")
         t0 = time.perf_counter()
         with _keep_cpu_weights() if self.on_cpu else contextlib.nullcontext(), _hide_unscannable_modules():
             llm = self._vllm.LLM(model=self.model_dir, **self.kw)
         self.load_s = time.perf_counter() - t0
-        if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") != "0":
-            raise RuntimeError("VLLMEngine needs the engine in this process: VLLM_ENABLE_V1_MULTIPROCESSING "
-                               "is set to something other than 0; unset it or set it to 0")
         return llm
 
     @classmethod
