@@ -12,7 +12,7 @@ __all__ = ["ProgressBar"]
 
 
 class ProgressBar:
-    """``label | bar | done/total | status | elapsed`` on stderr.
+    """``label | bar | done/total | status | elapsed | ETA`` on stderr.
 
     Args:
         total: Units of work.
@@ -26,11 +26,18 @@ class ProgressBar:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                           console=Console(stderr=True), transient=False)
+                           TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                           TimeRemainingColumn(), console=Console(stderr=True), transient=False)
         self._task = self._p.add_task(label, total=total, completed=completed, status="")
         self._p.start()
 

@@ -216,9 +216,9 @@ def run_one(
     progress: bool = False,
 ) -> bool:
     """Train (or continue) and evaluate one run; returns whether it finished (``result.json`` written)."""
+    from empg_gym.trainers import train
     from empg_gym.trainers.checkpoint import latest_checkpoint, read_metrics
     from empg_gym.trainers.config import from_dict
-    from empg_gym.trainers import train
 
     p = RunPaths.of(results, env.name, method, seed)
     if p.result.is_file():

@@ -405,7 +405,7 @@ def evaluate(
         records, wall = _play(agent_obj, env_id, run, writer, run_path.name, options=options, seeds=seeds,
                               kwargs=kwargs, batch_size=batch_size, max_steps=max_steps, progress=progress,
                               collect=collect, remote=remote, spec_dict=spec_dict, workers=workers,
-                              ray_address=ray_address)
+                              ray_address=ray_address, name=name)
         spec_json = None
         try:
             import gymnasium as gym
@@ -428,7 +428,7 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
           options: list[dict[str, Any]], seeds: list[int], kwargs: dict[str, Any], batch_size: int,
           max_steps: int | None, progress: bool, collect: Any, remote: bool = False,
           spec_dict: Mapping[str, Any] | None = None, workers: int = 1,
-          ray_address: str | None = None) -> tuple[list[dict[str, Any]], float]:
+          ray_address: str | None = None, name: str = "") -> tuple[list[dict[str, Any]], float]:
     """Play the unfinished batches, appending to the run file; (records in episode order, wall seconds)."""
     done = run.episodes
     n = len(options)
@@ -447,6 +447,10 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
         print(f"empg-eval: resuming {run_name}: {len(batches) - len(todo)}/{len(batches)} batches "
               "done", file=sys.stderr)
     mismatches: list[int] = []
+    from empg_gym.eval.progress import RunProgress
+
+    bar = RunProgress(len(seeds) * n, done=len(done), wins=sum(bool(r.get("won")) for r in done.values()),
+                      label=f"{env_id} x {name}", enabled=progress)
 
     def add(k: int, rec: dict[str, Any]) -> None:
         old = done.get(k)
@@ -454,6 +458,7 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
             mismatches.append(k)
         done[k] = rec
         writer.write("episode", rec)
+        bar.advance(rec)
 
     try:
         if remote:
@@ -480,7 +485,7 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
             t0 = time.perf_counter()
             try:
                 collect(agent_obj, env_id, tasks=options[a:b], seed=reset_seed(s, a), env_kwargs=kwargs,
-                        max_steps=max_steps, batch_size=batch_size, progress=progress, on_trajectory=on_traj)
+                        max_steps=max_steps, batch_size=batch_size, progress=False, on_trajectory=on_traj)
             except AgentError as e:
                 writer.write("abort", {"batch": f"{s}:{a}", "episodes": [base + p for p in range(a, b)],
                                        "reason": str(e)[:500]})
@@ -491,6 +496,7 @@ def _play(agent_obj: Any, env_id: str, run: _Run, writer: _RunFile, run_name: st
             writer.write("batch", {"batch": f"{s}:{a}", "episodes": [base + p for p in range(a, b)],
                                    "wall_time_s": round(dt, 4)})
     finally:
+        bar.close()
         writer.close()
     if mismatches:
         print(f"empg-eval: warning: {len(mismatches)} replayed episodes differ from the interrupted run "

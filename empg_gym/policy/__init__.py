@@ -121,6 +121,9 @@ class AgentSpec:
         max_retries: Retries per request on errors and timeouts (openai).
         extra: The backend's typed settings (:data:`BACKEND_SETTINGS`; e.g. ``max_batch``, ``response_prefix``,
             vLLM's ``gpu_memory_utilization``); other keys are an error.
+        few_shot: Expert example episodes in front of every prompt (0: none); see :mod:`.modes`.
+        action_mode: ``"generate"`` (free generation) or ``"choose"`` (the admissible action with the highest
+            mean token log-likelihood; transformers and vllm); see :mod:`.modes`.
     """
 
     backend: str
@@ -139,6 +142,8 @@ class AgentSpec:
     timeout: float = 60.0
     max_retries: int = 3
     extra: Mapping[str, Any] = field(default_factory=dict)
+    few_shot: int = 0
+    action_mode: str = "generate"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -173,6 +178,14 @@ class AgentSpec:
                 ok = True
             if not ok:
                 raise ValueError(f"extra.{key} must be a {typ.__name__}, got {value!r}")
+        if not isinstance(self.few_shot, int) or isinstance(self.few_shot, bool) or self.few_shot < 0:
+            raise ValueError(f"few_shot must be an integer >= 0 (expert example episodes), "
+                             f"got {self.few_shot!r}")
+        if self.action_mode not in ("generate", "choose"):
+            raise ValueError(f"action_mode must be 'generate' or 'choose', got {self.action_mode!r}")
+        if self.action_mode == "choose" and self.backend not in ("transformers", "vllm"):
+            raise ValueError("action_mode 'choose' needs log-probs of candidates: backend transformers or "
+                             f"vllm, not {self.backend!r}")
 
     @property
     def display_name(self) -> str:
@@ -186,6 +199,10 @@ class AgentSpec:
         d = dataclasses.asdict(self)
         d["sampling"] = dict(self.sampling)
         d["extra"] = dict(self.extra)
+        # action-mode fields are written only when set, so specs without them keep their hash
+        for key, default in (("few_shot", 0), ("action_mode", "generate")):
+            if d[key] == default:
+                del d[key]
         return d
 
     def spec_hash(self) -> str:

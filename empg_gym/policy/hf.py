@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 from empg_gym._optional import require
 from empg_gym.agent import ActionSample
 from empg_gym.policy import DEFAULT_SAMPLING
-from empg_gym.prompting import get_template, render_prompt
+from empg_gym.policy.modes import Scorer, choose_actions, template_for
+from empg_gym.prompting import render_prompt
 from empg_gym.types import History
 
 if TYPE_CHECKING:
@@ -397,17 +398,23 @@ class TransformersAgent:
         return cls(model, tok, spec)
 
     def set_seed(self, seed: int) -> None:
-        """Re-seed the sampling generator."""
+        """Re-seed the sampling generator (and the choice generator of ``action_mode: choose``)."""
         self._generator.manual_seed(int(seed))
+        self.__dict__.pop("_choice_rng", None)
 
     def prompt(self, history: History) -> tuple[str, list[int]]:
         """The prompt text (chat template applied) and its token ids for one history."""
-        template = get_template(self.spec.prompt, history.env_id)
+        template = template_for(self.spec, history.env_id)
         return render_prompt(self.tokenizer, template, history, self.spec.history_length, self.response_prefix)
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
         """Sample one response per history (one decode loop per ``max_batch`` histories)."""
-        templates = [get_template(self.spec.prompt, h.env_id) for h in histories]
+        if self.spec.action_mode == "choose":
+            return self._choose(histories)
+        return self._generate(histories)
+
+    def _generate(self, histories: Sequence[History]) -> list[ActionSample]:
+        templates = [template_for(self.spec, h.env_id) for h in histories]
         prompts = [self.prompt(h) for h in histories]
         stop = tuple(dict.fromkeys([s for t in templates for s in t.stop] + list(self.extra_stop)))
         gens: list[Generation] = []
@@ -425,3 +432,57 @@ class TransformersAgent:
                                     logprobs=tuple(g.logprobs), entropies=tuple(g.entropies),
                                     format_error=proj.error))
         return out
+
+    def _choose(self, histories: Sequence[History]) -> list[ActionSample]:
+        """``action_mode: choose`` (see :mod:`empg_gym.policy.modes`)."""
+        import numpy as np
+
+        def slot(prompts: Sequence[Sequence[int]], stop: str) -> list[list[int]]:
+            gens = sample(self.model, self.tokenizer, prompts, max_new_tokens=self.max_new_tokens,
+                          temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                          greedy=self.greedy, stop=(stop,), generator=self._generator, record=False)
+            return [g.token_ids for g in gens]
+
+        if not hasattr(self, "_choice_rng"):
+            self._choice_rng = np.random.default_rng(int(self._generator.initial_seed()))
+        return choose_actions(
+            histories, tokenizer=self.tokenizer, prompt_for=self.prompt,
+            template_for_history=lambda h: template_for(self.spec, h.env_id),
+            score=hf_scorer(self.model), generate_free=self._generate,
+            generate_slot=slot, temperature=self.temperature, greedy=self.greedy, rng=self._choice_rng)
+
+
+def hf_scorer(model: Any, temperature: float = 1.0) -> Scorer:
+    """A :data:`Scorer` over a transformers causal LM: one prefill, the KV cache repeated per candidate."""
+    import torch
+
+    kw = _cache_kw(model)
+    t = float(temperature) if temperature > 0 else 1.0
+
+    def score(prompt: Sequence[int], conts: Sequence[Sequence[int]]) -> list[tuple[list[float], list[float]]]:
+        dev = next(model.parameters()).device
+        n, width = len(conts), max(len(c) for c in conts)
+        p = torch.as_tensor([list(prompt)], dtype=torch.long, device=dev)
+        with torch.inference_mode():
+            out = model(input_ids=p, use_cache=True)
+            cache = _cache_of(out)
+            first = out.logits[0, -1].float()
+            cache.batch_repeat_interleave(n)
+            ids = torch.zeros((n, width), dtype=torch.long, device=dev)
+            mask = torch.zeros((n, width), dtype=torch.long, device=dev)
+            for r, c in enumerate(conts):
+                ids[r, :len(c)] = torch.as_tensor(list(c), dtype=torch.long)
+                mask[r, :len(c)] = 1
+            att = torch.cat([torch.ones((n, p.shape[1]), dtype=torch.long, device=dev), mask], dim=1)
+            pos = (p.shape[1] + torch.arange(width, device=dev))[None].expand(n, -1)
+            out2 = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **{kw: cache})
+            logits = torch.cat([first[None, None].expand(n, 1, -1), out2.logits[:, :-1].float()], dim=1) / t
+            logp = torch.log_softmax(logits, dim=-1)
+            ent = -(logp.exp() * logp).sum(-1)
+            tok = logp.gather(-1, ids[..., None]).squeeze(-1)
+        res = []
+        for r, c in enumerate(conts):
+            res.append((tok[r, :len(c)].tolist(), ent[r, :len(c)].tolist()))
+        return res
+
+    return score

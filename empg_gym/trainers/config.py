@@ -80,6 +80,15 @@ class TrainConfig:
     """``auto`` (bfloat16 on CUDA, float32 on CPU), ``float32``, ``bfloat16`` or ``float16``."""
     torch_threads: int = 0
     """CPU threads for torch (0 = torch's default). 1 is much faster for tiny models on a busy machine."""
+    rollout_engine: Literal["transformers", "vllm"] = "transformers"
+    """Who generates rollouts: the trainer's own decode loop, or a colocated vLLM engine whose weights are
+    synced after every update (extra ``vllm``; the scoring pass still computes log-probs and entropies)."""
+    vllm_gpu_memory_utilization: float = 0.4
+    """Fraction of GPU memory the vLLM engine may take (CUDA; the trainer needs the rest)."""
+    vllm_sleep_mode: bool = True
+    """Let the vLLM engine sleep (weights offloaded, KV cache freed) while scoring and updating (CUDA)."""
+    vllm_max_model_len: int = 4096
+    """Longest prompt + response the vLLM engine accepts, in tokens."""
 
     # --- estimator -----------------------------------------------------------------------------------
     estimator: str = "empg"
@@ -221,6 +230,9 @@ class TrainConfig:
         need(self.dynamic_sampling_max_rounds >= 1, "dynamic_sampling_max_rounds must be >= 1")
         need(self.warmup_iterations >= 0, "warmup_iterations must be >= 0")
         need(self.torch_threads >= 0, "torch_threads must be >= 0")
+        need(self.rollout_engine in ("transformers", "vllm"), "rollout_engine must be transformers or vllm")
+        need(0 < self.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization must be in (0, 1]")
+        need(self.vllm_max_model_len > self.max_new_tokens, "vllm_max_model_len must exceed max_new_tokens")
         need(self.critic_lr > 0 and self.vf_coef >= 0 and self.value_clip >= 0,
              "critic_lr must be > 0, vf_coef and value_clip >= 0")
         need(self.estimator != "gae" or "whiten" not in self.estimator_kwargs,

@@ -159,6 +159,7 @@ class PGTrainer:
         self.run_dir = Path(cfg.output_dir)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.start_iteration = 0
+        self.engine: Any = None  # the vLLM rollout engine (rollout_engine: vllm), built in setup()
 
     def _open_run(self) -> Path | None:
         """Tidy the run folder and return the checkpoint to resume from (None: start afresh).
@@ -231,6 +232,10 @@ class PGTrainer:
             self.metrics_path.unlink()
         save_yaml(cfg, self.run_dir / "config.yaml")
         self.pad_id = getattr(self.tokenizer, "pad_token_id", None) or 0
+        if cfg.rollout_engine == "vllm":
+            from empg_gym.trainers.vllm_rollout import start_engine
+
+            self.engine = start_engine(self)
 
     def _wrap_lora(self) -> None:
         from empg_gym._optional import require
@@ -279,13 +284,17 @@ class PGTrainer:
     def make_agent(self, seed: int) -> Any:
         """The rollout agent: samples with the live policy weights (the seam for other rollout engines).
 
-        Another engine (e.g. vLLM with synced weights) plugs in here: any agent whose samples carry
-        ``prompt_token_ids``/``token_ids`` of ``self.tokenizer``; the scoring pass recomputes every log-prob the
-        loss uses with ``self.model``.
+        With ``rollout_engine: vllm`` it is a vLLM agent over the engine's copy of the weights (synced after every
+        update). Any agent whose samples carry ``prompt_token_ids``/``token_ids`` of ``self.tokenizer`` fits; the
+        scoring pass recomputes every log-prob the loss uses with ``self.model``.
         """
         from empg_gym.policy.hf import TransformersAgent
 
         spec = self.cfg.agent_spec().replace(model="<in memory>", seed=seed)
+        if self.engine is not None:
+            from empg_gym.trainers.vllm_rollout import engine_agent
+
+            return engine_agent(self.engine, spec.to_dict(), self.tokenizer)
         return TransformersAgent(self.model, self.tokenizer, spec=spec)
 
     def rollout(self, it: int) -> tuple[list[Trajectory], list[list[float]], dict[str, Any]]:
@@ -498,6 +507,8 @@ class PGTrainer:
         t0 = time.perf_counter()
         lr = self.set_lr(it)
         trajs, rewards, stats = self.rollout(it)
+        if self.engine is not None:
+            self.engine.sleep()  # CUDA sleep mode: free the engine's memory for scoring and the update
         t1 = time.perf_counter()
         row: dict[str, Any] = {"iteration": it, "lr": lr, **stats}
         if not trajs:
@@ -512,6 +523,8 @@ class PGTrainer:
         t3 = time.perf_counter()
         upd = self.update(it, batch, scored)
         t4 = time.perf_counter()
+        if self.engine is not None:
+            upd["time_weight_sync"] = self.engine.sync_weights(self.model)
         adv = scored.advantages
         assert adv is not None
         live = scored.live

