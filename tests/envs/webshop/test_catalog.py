@@ -11,7 +11,7 @@ from empg_gym.envs.webshop.catalog import build_catalog, process_products, searc
 from empg_gym.envs.webshop.env import WebShopEnv, get_catalog
 from empg_gym.envs.webshop.generate import generate_raw
 from empg_gym.envs.webshop.goals import PRICE_RANGE, price_cap, split_range
-from empg_gym.envs.webshop.search import BuiltinIndex, make_index
+from empg_gym.envs.webshop.search import BuiltinIndex, analyze, make_index
 
 
 def test_real_catalog_matches_the_original_loader(real_dir, real_catalog):
@@ -199,3 +199,11 @@ def test_real_human_goal_texts_are_in_webshop_human_goals_json(real_dir):
     for g in cat.goals:
         text = g["instruction_text"].split(", and price lower than")[0].replace("'", "")
         assert text in committed, text
+
+
+def test_analyzer_drops_underscore_runs_like_lucene():
+    # Lucene's StandardTokenizer (pyserini's Analyzer(get_lucene_analyzer())) gives exactly these tokens:
+    # a run of "_" alone is no token, "_" inside or at the edge of a word joins it (UAX#29 ExtendNumLet).
+    assert analyze("Cotton ____ shirt") == ["cotton", "shirt"]
+    assert analyze("a_b __x y__ _ __ 1_2") == ["a_b", "__x", "y__", "1_2"]
+    assert analyze("size_8 ___ red_wine") == ["size_8", "red_win"]

@@ -27,9 +27,12 @@ def test_top10_overlap_with_lucene(real_catalog, tmp_path):
     for backend, expected in (
         ("bm25s", 0.98),
         ("builtin", 0.995),
-    ):  # measured: 0.987 and 0.997 on 500 queries
+    ):  # measured on all 6,859 instruction queries: 0.988 and 0.9995 (benchmarks/webshop_lucene.py)
         ours = make_index(docs, backend, cache_dir=tmp_path)
         overlap = np.mean(
             [len(set(r[:10]) & set(ours.search(q)[:10])) / 10 for r, q in zip(ref, queries, strict=True)]
         )
         assert overlap >= expected, (backend, overlap)
+        if backend == "builtin":  # the whole first page, order included: 97.5% of all instruction queries
+            same_page = np.mean([r[:10] == ours.search(q)[:10] for r, q in zip(ref, queries, strict=True)])
+            assert same_page >= 0.95, same_page
