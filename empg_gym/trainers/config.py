@@ -83,6 +83,9 @@ class TrainConfig:
     rollout_engine: Literal["transformers", "vllm"] = "transformers"
     """Who generates rollouts: the trainer's own decode loop, or a colocated vLLM engine whose weights are
     synced after every update (extra ``vllm``; the scoring pass still computes log-probs and entropies)."""
+    env_workers: int = 0
+    """Step the rollout's envs in this many Ray actors (extra ``ray``), in parallel and outside the generating
+    process; 0 = in this process. Trajectories are the same either way (``empg_gym.env_workers``)."""
     vllm_gpu_memory_utilization: float = 0.4
     """Fraction of GPU memory the vLLM engine may take (CUDA; the trainer needs the rest)."""
     vllm_sleep_mode: bool = True
@@ -231,6 +234,9 @@ class TrainConfig:
         need(self.warmup_iterations >= 0, "warmup_iterations must be >= 0")
         need(self.torch_threads >= 0, "torch_threads must be >= 0")
         need(self.rollout_engine in ("transformers", "vllm"), "rollout_engine must be transformers or vllm")
+        need(isinstance(self.env_workers, int) and not isinstance(self.env_workers, bool) and self.env_workers >= 0,
+             f"env_workers must be an integer >= 0 (Ray actors for the envs; 0 = in process), "
+             f"got {self.env_workers!r}")
         need(0 < self.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization must be in (0, 1]")
         need(self.vllm_max_model_len > self.max_new_tokens, "vllm_max_model_len must exceed max_new_tokens")
         need(self.critic_lr > 0 and self.vf_coef >= 0 and self.value_clip >= 0,

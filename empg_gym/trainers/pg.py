@@ -160,6 +160,18 @@ class PGTrainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.start_iteration = 0
         self.engine: Any = None  # the vLLM rollout engine (rollout_engine: vllm), built in setup()
+        self.env_pool: Any = None  # Ray env actors (env_workers > 0), started at the first rollout
+
+    def _env_pool(self) -> Any:
+        """The rollout's env pool: None (envs in this process) or Ray actors kept for the whole run."""
+        cfg = self.cfg
+        if cfg.env_workers and self.env_pool is None:
+            from empg_gym.env_workers import RayEnvs
+
+            expert = False  # the trainer's agents never read the expert
+            self.env_pool = RayEnvs(cfg.env_id, dict(cfg.env_kwargs), cfg.max_steps, expert,
+                                    cfg.groups_per_batch * cfg.group_size, workers=cfg.env_workers)
+        return self.env_pool
 
     def _open_run(self) -> Path | None:
         """Tidy the run folder and return the checkpoint to resume from (None: start afresh).
@@ -324,7 +336,7 @@ class PGTrainer:
             agent = self.make_agent(seed)
             batch = collect(agent, cfg.env_id, tasks=[{"task_index": int(i)} for i in idx],
                             group_size=cfg.group_size, seed=seed % 1_000_000_007, env_kwargs=cfg.env_kwargs,
-                            max_steps=cfg.max_steps, progress=False)
+                            max_steps=cfg.max_steps, progress=False, env_workers=self._env_pool())
             r = shaped_rewards(batch, cfg)
             all_trajs += batch
             if cfg.dynamic_sampling:
@@ -570,6 +582,9 @@ class PGTrainer:
                 bar.advance(status=f"success {row.get('success', nan):.2f} return {row.get('train_return', nan):.2f}")
         finally:
             bar.close()
+            if self.env_pool is not None:
+                self.env_pool.close()
+                self.env_pool = None
         self._save_pending(pending)
         return self.run_dir
 

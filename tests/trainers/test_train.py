@@ -171,3 +171,33 @@ def test_grpo_learns_the_format_and_to_win_on_guessnumber(tmp_path):
 
     assert mean("invalid_rate", rows[-2:]) < mean("invalid_rate", rows[:2]) - 0.1, [r["invalid_rate"] for r in rows]
     assert mean("success", rows[-2:]) > mean("success", rows[:2]) + 0.05, [r["success"] for r in rows]
+
+
+@pytest.mark.slow
+def test_env_workers_on_ray_train_exactly_as_in_process(tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        local = train(_cfg(tmp_path, "local", iterations=2, estimator="grpo"))
+        from empg_gym.env_workers import RayEnvs
+
+        remote = PGTrainer(_cfg(tmp_path, "ray", iterations=2, estimator="grpo", env_workers=2))
+        pool = remote._env_pool()  # the actors the rollouts step in
+        assert isinstance(pool, RayEnvs) and pool.workers == 2 and pool.n == 4  # 2 groups x 2
+        remote.train()
+        assert remote.env_pool is None  # the actors were closed with the run
+    finally:
+        ray.shutdown()
+    a, b = _weights(local, 2), _weights(remote.run_dir, 2)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows_a = [json.loads(x) for x in (local / "metrics.jsonl").read_text().splitlines()]
+    rows_b = [json.loads(x) for x in (remote.run_dir / "metrics.jsonl").read_text().splitlines()]
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        assert ra["train_return"] == rb["train_return"] and ra["loss"] == rb["loss"]
+        assert ra["steps"] == rb["steps"] and ra["tokens"] == rb["tokens"]
+
+
+def test_env_workers_must_be_a_count():
+    with pytest.raises(ValueError, match="env_workers must be an integer >= 0"):
+        TrainConfig(**{**FAST, "output_dir": "unused", "env_workers": -1})
