@@ -68,7 +68,17 @@ LOCK_NAME = ".empg.lock"
 
 
 class RunLockedError(RuntimeError):
-    """Another live process holds a run folder's lock (the message names it and how to break the lock)."""
+    """Another live process holds a run folder's lock (the message names it and how to break the lock).
+
+    Attributes:
+        lock: The lock file.
+        holder: What the holder wrote into it (pid, host, what, started, command); empty if unreadable.
+    """
+
+    def __init__(self, message: str, lock: Path | None = None, holder: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.lock = lock
+        self.holder = dict(holder or {})
 
 
 def _lock_info(what: str) -> dict[str, Any]:
@@ -147,7 +157,8 @@ def run_lock(folder: str | os.PathLike, what: str) -> Iterator[Path]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise RunLockedError(_locked_message(path, _read_lock(path), what)) from None
+                info = _read_lock(path)
+                raise RunLockedError(_locked_message(path, info, what), path, info) from None
             except OSError:  # flock unsupported on this file system: fall back to pid liveness
                 pass
             else:
@@ -162,7 +173,7 @@ def run_lock(folder: str | os.PathLike, what: str) -> Iterator[Path]:
         info = _read_lock(path)
         if info and (info.get("host") != _lock_info(what)["host"] or _pid_alive(info.get("pid"))):
             os.close(fd)
-            raise RunLockedError(_locked_message(path, info, what))
+            raise RunLockedError(_locked_message(path, info, what), path, info)
         break
     else:  # pragma: no cover - pathological churn
         raise RunLockedError(f"could not take the lock {path} (it keeps changing hands)")

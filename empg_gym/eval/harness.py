@@ -271,20 +271,16 @@ def _needs_expert(agent_obj: Any, spec_dict: Mapping[str, Any] | None) -> bool:
 @contextlib.contextmanager
 def _eval_lock(out_path: Path) -> Iterator[None]:
     """Hold the lock of one evaluation output (a hidden folder next to the entry)."""
-    from empg_gym._io import LOCK_NAME
-
     folder = out_path.with_name(f".{out_path.name}.lock")
     try:
         with run_lock(folder, "evaluation"):
             yield
-    except RunLockedError:
-        lock = folder / LOCK_NAME
-        try:
-            info = json.loads(lock.read_text(encoding="utf-8"))
-            holder = (f" (pid {info.get('pid')} on host {info.get('host')}, started {info.get('started')}: "
-                      f"{info.get('command')})")
-        except (OSError, ValueError, AttributeError):
-            holder = ""
+    except RunLockedError as e:
+        from empg_gym._io import LOCK_NAME
+
+        info, lock = e.holder, e.lock or folder / LOCK_NAME
+        holder = (f" (pid {info.get('pid')} on host {info.get('host')}, started {info.get('started')}: "
+                  f"{info.get('command')})") if info else ""
         raise EvalError(f"another evaluation{holder} is writing {out_path}; wait for it to finish, stop it, "
                         "or pass another --out. If that process is gone (it ran on another machine sharing "
                         f"this folder), break the stale lock by deleting {lock}") from None
