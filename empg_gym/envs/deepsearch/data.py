@@ -195,17 +195,7 @@ def _rows(p: Path) -> Iterable[dict[str, Any]]:
 def _load_questions(
     path: str | os.PathLike, data_source: str | None = None, limit: int | None = None
 ) -> list[QARecord]:
-    """Read a question file in any supported format.
-
-    Args:
-        path: ``.jsonl`` / ``.json`` / ``.parquet`` file.
-        data_source: Override the data source of every row.
-        limit: Read at most this many questions.
-
-    Raises:
-        FileNotFoundError: The file does not exist (the message says what to pass).
-        ValueError: No questions, or a row in no known format.
-    """
+    """:func:`load_questions` without its translation of decoding errors into messages naming the file."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(
