@@ -47,6 +47,16 @@ def _uptime() -> str:
         return ""
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated sizes such as 16,32,64, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return sizes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2, help="torch / vLLM CPU threads")
@@ -54,7 +64,8 @@ def main() -> None:
     ap.add_argument("--hf-dtype", default="float32", help="transformers dtype (float32 is the CPU default)")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--single", type=int, default=4, help="prompts in the single-stream case")
-    ap.add_argument("--batch", type=int, default=16, help="prompts in the batched case")
+    ap.add_argument("--batch", type=_sizes, default=[16], help="prompts in the batched case; several sizes, "
+                    "comma-separated (16,32,64), give one row each")
     ap.add_argument("--syncs", type=int, default=5, help="weight-sync repetitions")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
@@ -108,8 +119,9 @@ def main() -> None:
     hf([ids(0)])
     vl([ids(0)])
     rows = []
-    for case, groups in (("single stream", [[ids(i)] for i in range(args.single)]),
-                         (f"batched x{args.batch}", [[ids(i) for i in range(args.batch)]])):
+    cases = [("single stream", [[ids(i)] for i in range(args.single)])]
+    cases += [(f"batched x{b}", [[ids(i) for i in range(b)]]) for b in args.batch]
+    for case, groups in cases:
         res = {}
         for name, fn in (("transformers", hf), ("vllm", vl)):
             t = time.perf_counter()
@@ -143,7 +155,8 @@ def main() -> None:
               "engine_load_s": engine_load_s, "weight_sync_s": sync,
               "weight_sync_mean_s": sum(sync) / len(sync), "engine_reload_s": reload_s, "env": env,
               "command": "python benchmarks/vllm_rollout.py " + " ".join(
-                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out")}
+                  f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                  for k, v in vars(args).items() if k != "out")}
     write_json_atomic(args.out, result)
     print(f"{'case':<16}{'transformers tok/s':>20}{'vLLM tok/s':>14}{'speed-up':>10}")
     for r in rows:
