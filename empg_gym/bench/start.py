@@ -82,7 +82,7 @@ def start_agent_spec(train: Mapping[str, Any], name: str) -> dict[str, Any]:
         "top_k": int(train.get("top_k", 0)),
         "max_new_tokens": int(train.get("max_new_tokens", 32)),
     }
-    return {
+    spec: dict[str, Any] = {
         "backend": "transformers",
         "prompt": str(train.get("prompt", "auto")),
         "sampling": sampling,
@@ -90,6 +90,9 @@ def start_agent_spec(train: Mapping[str, Any], name: str) -> dict[str, Any]:
         "name": name,
         "logprobs": False,
     }
+    if train.get("response_prefix"):
+        spec["extra"] = {"response_prefix": str(train["response_prefix"])}
+    return spec
 
 
 def _corpus(
@@ -104,7 +107,7 @@ def _corpus(
 ) -> list[str]:
     from empg_gym.prompting import get_template
     from empg_gym.rollout import collect
-    from empg_gym.trainers.sft import NoisyExpert
+    from empg_gym.trainers.sft import NoisyExpert, demo_response
 
     demo = NoisyExpert(1.0, seed)
     collect(
@@ -120,7 +123,7 @@ def _corpus(
     for h, a in demo.pairs:
         msgs = get_template(prompt, h.env_id).messages(h, history_length)
         body = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in msgs)
-        texts.append(body + f"<|im_start|>assistant\n<think>{think}</think><action>{a}</action><|im_end|>")
+        texts.append(body + f"<|im_start|>assistant\n{demo_response(a, think)}<|im_end|>")
     return texts
 
 
@@ -199,6 +202,7 @@ def build_start(
             prompt=prompt,
             history_length=hist,
             num_tasks=spec.bc_tasks,
+            response_prefix=str(train.get("response_prefix", "")),
         )
     else:  # an untrained model with the env tokenizer (cost measurements: every episode runs to the limit)
         stats = {"first_loss": float("nan"), "last_loss": float("nan"), "turns": 0}

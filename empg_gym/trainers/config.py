@@ -56,6 +56,11 @@ class TrainConfig:
     """Prompt template name (``auto``: the env's own)."""
     history_length: int = 2
     """Number of past turns shown in the prompt."""
+    response_prefix: str = ""
+    """Text appended to every prompt after the chat template (the agent spec's ``extra.response_prefix``), e.g.
+    ``"<think>ok</think><action>"``: a fixed part of the response the policy then never has to generate. The
+    response the template parses is ``response_prefix + generated text``; only the generated tokens are scored
+    and trained."""
     temperature: float = DEFAULT_SAMPLING["temperature"]
     """Sampling temperature of the rollout."""
     top_p: float = DEFAULT_SAMPLING["top_p"]
@@ -256,9 +261,10 @@ class TrainConfig:
         """The agent spec of the policy being trained: what the rollouts sample with and checkpoints save."""
         sampling = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
                     "max_new_tokens": self.max_new_tokens}
+        extra = {"response_prefix": self.response_prefix} if self.response_prefix else {}
         return AgentSpec(backend="transformers", model=self.model, prompt=self.prompt, sampling=sampling,
                          history_length=self.history_length, name=Path(self.output_dir).name, seed=self.seed,
-                         device=self.device, dtype=self.dtype, logprobs=False)
+                         device=self.device, dtype=self.dtype, logprobs=False, extra=extra)
 
     def estimator_call_kwargs(self) -> dict[str, Any]:
         """The estimator's kwargs: ``estimator_kwargs`` and ``protocol`` (if the estimator takes it)."""

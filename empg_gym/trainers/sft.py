@@ -47,6 +47,22 @@ class NoisyExpert:
         return out
 
 
+def demo_response(action: str, think: str) -> str:
+    """The demonstration response for ``action``: ``<think>{think}</think>`` then the action in its template's form.
+
+    Actions that are already tagged (Search-R1's ``<search> q </search>``) follow the ``<think>`` block as they
+    are; others go inside ``<action>...</action>``.
+
+    >>> demo_response("go north", "ok")
+    '<think>ok</think><action>go north</action>'
+    >>> demo_response("<search> Paris </search>", "ok")
+    '<think>ok</think><search> Paris </search>'
+    """
+    if action.lstrip().startswith("<"):
+        return f"<think>{think}</think>{action}"
+    return f"<think>{think}</think><action>{action}</action>"
+
+
 def behaviour_clone(
     model: Any,
     tokenizer: Any,
@@ -64,6 +80,7 @@ def behaviour_clone(
     prompt: str = "auto",
     history_length: int = 2,
     num_tasks: int | None = None,
+    response_prefix: str = "",
 ) -> dict[str, float]:
     """Train ``model`` in place to imitate a noisy expert on ``env_id``; returns loss statistics.
 
@@ -83,6 +100,12 @@ def behaviour_clone(
         prompt: Prompt template name.
         history_length: Turns of history in the prompt.
         num_tasks: Demonstrations use ``task_index`` 0..num_tasks-1 (default: one per episode).
+        response_prefix: The agent's ``extra.response_prefix``: it ends the prompt, and the target is the rest
+            of the response (so the loss falls on what the policy generates, not on a fixed frame). Every
+            demonstration response must start with it.
+
+    Raises:
+        ValueError: A demonstration response does not start with ``response_prefix``.
     """
     import torch
 
@@ -95,13 +118,18 @@ def behaviour_clone(
     n_tasks = num_tasks or episodes
     tasks = [{"task_index": i % n_tasks} for i in range(episodes)]
     collect(demo, env_id, tasks=tasks, seed=seed, env_kwargs=env_kwargs, max_steps=max_steps, progress=False)
-    spec = AgentSpec(backend="transformers", model="<in memory>", prompt=prompt,
-                     history_length=history_length)
+    spec = AgentSpec(backend="transformers", model="<in memory>", prompt=prompt, history_length=history_length,
+                     extra={"response_prefix": response_prefix} if response_prefix else {})
     agent = TransformersAgent(model, tokenizer, spec)
     samples = []
     for h, a in demo.pairs:
         _, pids = agent.prompt(h)
-        rids = tokenizer(f"<think>{think}</think><action>{a}</action>", add_special_tokens=False)["input_ids"]
+        response = demo_response(a, think)
+        if not response.startswith(response_prefix):
+            raise ValueError(f"response_prefix {response_prefix!r} does not start the demonstration response "
+                             f"{response!r}; use a prefix of '<think>{think}</think>' (plus '<action>' for "
+                             "envs whose actions are not tagged)")
+        rids = tokenizer(response[len(response_prefix):], add_special_tokens=False)["input_ids"]
         samples.append((pids, rids))
     device = next(model.parameters()).device
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
