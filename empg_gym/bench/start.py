@@ -90,6 +90,8 @@ def start_agent_spec(train: Mapping[str, Any], name: str) -> dict[str, Any]:
         "name": name,
         "logprobs": False,
     }
+    if train.get("action_mode", "generate") != "generate":
+        spec["action_mode"] = str(train["action_mode"])
     if train.get("response_prefix"):
         spec["extra"] = {"response_prefix": str(train["response_prefix"])}
     return spec

@@ -61,6 +61,14 @@ class TrainConfig:
     ``"<think>ok</think><action>"``: a fixed part of the response the policy then never has to generate. The
     response the template parses is ``response_prefix + generated text``; only the generated tokens are scored
     and trained."""
+    action_mode: str = "generate"
+    """How the policy acts (the agent spec's ``action_mode``; :mod:`empg_gym.policy.modes`): ``generate`` (free
+    generation) or ``choose`` (an admissible action drawn from ``softmax(mean token log-prob / temperature)``
+    over the env's admissible list; placeholders such as WebShop's search query and Search-R1's contents are
+    generated). In ``choose`` mode the trained tokens are the chosen action's (``{a}</action>``) after a
+    prompt that ends with ``<action>``; the update raises or lowers their log-likelihood, which is what the
+    choice score is made of (the normaliser over the other candidates is not differentiated), and EMPG's
+    step entropy is the mean full-vocabulary token entropy of the chosen action."""
     temperature: float = DEFAULT_SAMPLING["temperature"]
     """Sampling temperature of the rollout."""
     top_p: float = DEFAULT_SAMPLING["top_p"]
@@ -264,7 +272,8 @@ class TrainConfig:
         extra = {"response_prefix": self.response_prefix} if self.response_prefix else {}
         return AgentSpec(backend="transformers", model=self.model, prompt=self.prompt, sampling=sampling,
                          history_length=self.history_length, name=Path(self.output_dir).name, seed=self.seed,
-                         device=self.device, dtype=self.dtype, logprobs=False, extra=extra)
+                         device=self.device, dtype=self.dtype, logprobs=False, extra=extra,
+                         action_mode=self.action_mode)
 
     def estimator_call_kwargs(self) -> dict[str, Any]:
         """The estimator's kwargs: ``estimator_kwargs`` and ``protocol`` (if the estimator takes it)."""

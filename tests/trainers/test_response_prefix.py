@@ -1,5 +1,7 @@
 """``response_prefix``: a fixed start of every response, put in the prompt by BC, the trainer and the checkpoint."""
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -72,3 +74,28 @@ def test_bc_refuses_a_prefix_the_demonstrations_do_not_start_with():
     with pytest.raises(ValueError, match="does not start the demonstration response"):
         behaviour_clone(model, tok, "empg/KeyDoor-v0", episodes=1, env_kwargs={"size": 2, "num_tasks": 4},
                         max_steps=1, steps=1, think="ok", response_prefix="<think>other</think>")
+
+
+def test_choose_mode_trains_on_the_chosen_actions_tokens(tmp_path):
+    """``action_mode: choose``: every action is admissible, the trained tokens are ``{a}</action>``."""
+    cfg = TrainConfig(**KEYDOOR, task_pool=4, max_steps=2, model="tiny:qwen2", group_size=2, groups_per_batch=2,
+                      max_new_tokens=6, history_length=0, minibatch_size=4, micro_batch_size=2, iterations=2,
+                      save_every=2, device="cpu", progress=False, torch_threads=1, action_mode="choose",
+                      response_prefix="<think>ok</think>", output_dir=str(tmp_path / "run"))
+    assert cfg.agent_spec().action_mode == "choose"
+    trainer = PGTrainer(cfg)
+    trainer.setup()
+    from empg_gym.rollout import collect
+
+    trajs = collect(trainer.make_agent(seed=0), "empg/KeyDoor-v0", tasks=2, env_kwargs={"size": 2, "num_tasks": 4},
+                    max_steps=2, progress=False)
+    tok = trainer.tokenizer
+    for t in trajs:
+        for turn in t.turns:
+            assert turn.action_valid and turn.format_valid and turn.action in turn.admissible_actions
+            assert tok.decode(list(turn.token_ids)) == f"{turn.action}</action>"
+            assert tok.decode(list(turn.prompt_token_ids)).endswith("<think>ok</think><action>")
+    run = train(cfg)
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["invalid_rate"] for r in rows] == [0.0, 0.0]
+    assert load_spec(str(run / "checkpoints" / "iter_000002")).action_mode == "choose"
