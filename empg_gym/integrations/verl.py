@@ -52,8 +52,8 @@ entropies and the estimators see turn boundaries. The episode is :func:`play_epi
 :class:`~empg_gym.types.Trajectory` as :func:`empg_gym.rollout.collect` for the same responses.
 
 Needs GPUs to train (verl's FSDP/Megatron workers and vLLM/SGLang servers); the estimators, the agent loop and
-its episode logic run on a CPU (tests/integrations/test_verl.py). verl 0.9.1 pins ``transformers<5.11``: use a
-separate venv (docs/scale.md).
+its episode logic, and the trainer's advantage step run on a CPU (tests/integrations/test_verl.py). verl 0.9.1
+pins ``transformers<5.11``: use a separate venv, made by ``scripts/install_verl_venv.sh`` (docs/scale.md).
 """
 
 from __future__ import annotations

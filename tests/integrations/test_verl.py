@@ -1,6 +1,7 @@
-"""The verl integration, in a venv with verl 0.9.1 (see docs/scale.md); skipped elsewhere.
+"""The verl integration, in a venv with verl 0.9.1 (scripts/install_verl_venv.sh); skipped elsewhere.
 
-    PYTHONPATH=$PWD /path/to/verl-venv/bin/python -m pytest -m "" tests/integrations/test_verl.py
+    scripts/install_verl_venv.sh .venv-verl
+    PYTHONPATH=$PWD .venv-verl/bin/python -m pytest -q -m "" tests/integrations/test_verl.py
 
 - Registered estimators on a verl ``DataProto`` batch (rows = agent turns, shuffled, variable response
   lengths) equal the empg-gym estimators on the same steps, for every estimator in our registry. verl keeps
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip(
-    "verl", reason="verl is not installed (it needs its own venv: docs/scale.md, 'verl venv')"
+    "verl", reason="verl is not installed: it needs its own venv, made by scripts/install_verl_venv.sh"
 )
 pytestmark = pytest.mark.slow
 
@@ -459,7 +460,7 @@ def test_row_env_kwargs_update_the_config_defaults(tiny):
 @pytest.fixture(scope="module")
 def tq_cluster():
     tq = pytest.importorskip(
-        "transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh installs it)"
+        "transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh)"
     )
     import ray
 
