@@ -87,6 +87,7 @@ __all__ = [
     "AGENT_LOOP_NAME",
     "EnvAgentLoop",
     "compute_advantage",
+    "empg_gym_name",
     "install",
     "patch_trainer",
     "play_episode",
@@ -102,7 +103,7 @@ AGENT_LOOP_NAME = "empg_gym_env"
 #: Environment variable holding estimator hyperparameters as JSON: ``{"<estimator>": {...}}``.
 KWARGS_ENV_VAR = "EMPG_GYM_ESTIMATOR_KWARGS"
 _KWARGS: dict[str, dict[str, Any]] = {}
-_OURS: set[str] = set()
+_OURS: dict[str, str] = {}  # verl name -> empg-gym estimator name
 #: Fields the v1 trainer's advantage step adds to the batch (set by :func:`trainer_step_fields`).
 _STEP_FIELDS: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "empg_gym_step_fields", default=None
@@ -286,7 +287,7 @@ def register_estimators(estimator_kwargs: Mapping[str, Mapping[str, Any]] | None
                 continue  # verl's own estimator of that name stays
             core_algos.ADV_ESTIMATOR_REGISTRY.pop(verl_name, None)
             core_algos.register_adv_est(verl_name)(fn)
-            _OURS.add(verl_name)
+            _OURS[verl_name] = name
             names.append(verl_name)
     return names
 
@@ -382,9 +383,9 @@ def patch_trainer() -> None:
         setattr(mod, "compute_advantage", patched)  # noqa: B010 (a module attribute mypy cannot see)
 
 
-def is_ours(adv_estimator: Any) -> bool:
-    """Whether verl's ``algorithm.adv_estimator`` names an estimator registered by :func:`register_estimators`."""
-    return getattr(adv_estimator, "value", adv_estimator) in _OURS
+def empg_gym_name(adv_estimator: Any) -> str | None:
+    """The empg-gym estimator behind verl's ``algorithm.adv_estimator``; None for verl's own estimators."""
+    return _OURS.get(str(getattr(adv_estimator, "value", adv_estimator)))
 
 
 def install(

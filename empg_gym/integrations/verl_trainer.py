@@ -58,18 +58,8 @@ _trainer_base = require("verl.trainer.ppo.v1.trainer_base", extra="verl", why=_W
 __all__ = ["STOCK_TRAINERS", "StepFieldsMixin", "install", "install_trainers", "read_step_fields", "train"]
 
 
-def _stored_fields(batch: Any) -> set[str] | None:
-    fields = getattr(batch, "fields", None)
-    return None if fields is None else set(fields)
-
-
-def _rows_of(value: Any) -> list[Any]:
-    """A stored non-tensor column (``NonTensorStack``) as a Python list."""
-    return list(value.tolist()) if hasattr(value, "tolist") else list(value)
-
-
 def read_step_fields(batch: Any, *, need_entropy: bool) -> dict[str, Any]:
-    """The rows' token entropies and ``empg_*`` fields from TransferQueue, for :func:`trainer_step_fields`.
+    """The rows' token entropies and ``empg_*`` fields from TransferQueue, for ``trainer_step_fields``.
 
     Args:
         batch: The trainer's ``KVBatchMeta`` (keys, partition, tags) at the advantage step.
@@ -78,21 +68,14 @@ def read_step_fields(batch: Any, *, need_entropy: bool) -> dict[str, Any]:
     Returns:
         ``{"rows": B, "entropy": [B, L] tensor or None, "non_tensor": {"empg_*": [B] arrays}}``.
     """
-    keys, part = list(batch.keys), batch.partition_id
+    keys = list(batch.keys)
     n = len(keys)
-    stored = _stored_fields(batch)
-    have_entropy = stored is None or "entropy" in stored
-    want = ["response_mask", "extra_fields"] + (["entropy"] if have_entropy else [])
-    try:
-        td = tq.kv_batch_get(keys=keys, partition_id=part, select_fields=want)
-    except (ValueError, KeyError, RuntimeError) as e:
-        if not have_entropy or "entropy" not in str(e):
-            raise
-        have_entropy = False
-        td = tq.kv_batch_get(keys=keys, partition_id=part, select_fields=want[:2])
+    # TransferQueue leaves out a selected field the rows do not have (no error)
+    td = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["extra_fields", "entropy"])
     entropy = None
-    if have_entropy and "entropy" in td.keys():
-        entropy = torch.nested.to_padded_tensor(td["entropy"], 0.0) if td["entropy"].is_nested else td["entropy"]
+    if "entropy" in td.keys():
+        ent = td["entropy"]  # response tokens only, as _compute_old_log_prob stored them
+        entropy = torch.nested.to_padded_tensor(ent, 0.0) if ent.is_nested else ent  # [B, L]
     elif need_entropy:
         raise ValueError(
             "EMPG needs the actor's token entropies, which verl stores as 'entropy' in its old-log-prob pass; "
@@ -100,7 +83,7 @@ def read_step_fields(batch: Any, *, need_entropy: bool) -> dict[str, Any]:
             "for EMPG)"
         )
     padding = np.array([bool(tag.get("is_padding", False)) for tag in batch.tags], dtype=bool)
-    extras = [dict(x or {}) for x in _rows_of(td["extra_fields"])]
+    extras = [dict(x or {}) for x in td["extra_fields"]] if "extra_fields" in td.keys() else [{}] * n
     real = [e for e, p in zip(extras, padding, strict=True) if not p]
     names = sorted({k for e in real for k in e if k.startswith("empg_")})
     missing = [k for k in names if any(k not in e for e in real)]
@@ -112,31 +95,30 @@ def read_step_fields(batch: Any, *, need_entropy: bool) -> dict[str, Any]:
     non_tensor: dict[str, np.ndarray] = {}
     for k in names:
         col = np.empty(n, dtype=object)  # object columns, as verl keeps agent-loop fields
-        col[:] = [e.get(k, real[0][k]) for e in extras]  # padding rows: any value, they are left out
+        col[:] = [e.get(k, real[0][k]) for e in extras]  # padding rows copy a real row's: left out below
         non_tensor[k] = col
     if padding.any():
-        for i in np.flatnonzero(padding):  # own episode each, so they never join a real one
-            if "empg_traj" in non_tensor:
-                non_tensor["empg_traj"][i] = f"padding-{keys[i]}"
-        non_tensor["empg_padding"] = padding
+        non_tensor["empg_padding"] = padding  # the estimators skip these rows (advantage 0)
     return {"rows": n, "entropy": entropy, "non_tensor": non_tensor}
 
 
 class StepFieldsMixin:
     """Overrides ``PPOTrainer._compute_advantage`` of verl 0.9.1's v1 trainer (module docstring).
 
-    Mirrors nothing of verl's method: it reads two more fields of the same rows and then calls verl's method.
+    verl 0.9.1 lines concerned (``verl/trainer/ppo/v1/trainer_base.py``): ``_compute_advantage`` starts at
+    line 1743 and reads its fixed field list at line 1745; ``_compute_old_log_prob`` stores the response
+    entropies at lines 1668-1671; ``_balance_batch`` adds the padding rows at line 1621. The override copies
+    none of them: it reads two more fields of the rows that method reads and then calls it.
     """
 
     config: Any
 
     def _compute_advantage(self, batch: Any, metrics: dict) -> Any:
-        estimator = self.config.algorithm.adv_estimator
-        if not verl_int.is_ours(estimator):
+        name = verl_int.empg_gym_name(self.config.algorithm.adv_estimator)
+        if name is None:  # one of verl's own estimators: verl's step as it is
             return super()._compute_advantage(batch, metrics)  # type: ignore[misc]
-        verl_int.patch_trainer()  # idempotent; the step below goes through empg-gym's compute_advantage
-        name = str(getattr(estimator, "value", estimator))
-        fields = read_step_fields(batch, need_entropy=name in ("empg", "empg_gym_empg"))
+        verl_int.patch_trainer()  # idempotent; verl's step then calls empg-gym's compute_advantage
+        fields = read_step_fields(batch, need_entropy=name == "empg")
         with verl_int.trainer_step_fields(fields):
             return super()._compute_advantage(batch, metrics)  # type: ignore[misc]
 

@@ -635,6 +635,21 @@ def test_v1_stock_advantage_step_drops_the_entropies_and_says_so(tq_cluster):
     assert len(stored_advantages(tq_cluster, batch)) == len(batch)
 
 
+def test_v1_empg_without_the_old_log_prob_pass_names_the_setting(tq_cluster):
+    """Rows with no stored entropies (rollout_correction.bypass_mode skips the actor's pass): a clear error."""
+    from empg_gym.integrations import verl_trainer
+
+    verl_trainer.install()
+    eps = random_steps(np.random.default_rng(4))
+    batch, token_ent = put_rows(tq_cluster, eps, prefix="bypass-")
+    trainer = v1_trainer(verl_trainer.PPOTrainerSync, tq_cluster, token_ent, "empg", sum(map(len, eps)))
+    with pytest.raises(ValueError, match="bypass_mode"):
+        trainer._compute_advantage(batch, metrics={})
+    trainer.config.algorithm.adv_estimator = "gigpo"  # needs no entropies: runs on the same rows
+    trainer._compute_advantage(batch, metrics={})
+    assert len(stored_advantages(tq_cluster, batch)) == len(batch)
+
+
 def test_install_puts_our_trainers_under_verls_mode_names():
     pytest.importorskip("transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh)")
     from verl.trainer.ppo.v1 import get_trainer_cls
