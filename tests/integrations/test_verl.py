@@ -464,7 +464,9 @@ def tq_cluster():
     )
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # TQ: controller + 1 storage actor
+    # TQ: controller + 1 storage actor; the setup hook as the launch recipes set it (checked below)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"worker_process_setup_hook": "empg_gym.integrations.verl_trainer.install"})
     try:
         tq.init({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}})
         yield tq
@@ -648,6 +650,22 @@ def test_v1_empg_without_the_old_log_prob_pass_names_the_setting(tq_cluster):
     trainer.config.algorithm.adv_estimator = "gigpo"  # needs no entropies: runs on the same rows
     trainer._compute_advantage(batch, metrics={})
     assert len(stored_advantages(tq_cluster, batch)) == len(batch)
+
+
+def test_the_setup_hook_installs_our_trainer_in_ray_worker_processes(tq_cluster):
+    """What the TaskRunner actor of verl's main_ppo sees when the recipe's hook is set."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def trainer_of_sync_mode():
+        from verl.trainer.ppo.v1 import get_trainer_cls
+
+        from empg_gym.integrations import verl as v
+
+        cls = get_trainer_cls("sync")
+        return f"{cls.__module__}.{cls.__qualname__}", v.empg_gym_name("empg")
+
+    assert ray.get(trainer_of_sync_mode.remote()) == ("empg_gym.integrations.verl_trainer.PPOTrainerSync", "empg")
 
 
 def test_install_puts_our_trainers_under_verls_mode_names():
