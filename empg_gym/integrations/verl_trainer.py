@@ -31,8 +31,14 @@ Ray worker process when training goes through :func:`train`,
 ``python -m empg_gym.integrations.verl_trainer OVERRIDE...``: verl's ``main_ppo`` with Ray's
 ``worker_process_setup_hook`` set to it, so the TaskRunner actor's ``get_trainer_cls`` returns ours.
 
-Not supported: verl's legacy trainer (``trainer.use_v1=false``). Its agent-loop worker expects one output
-per sample, while :class:`~empg_gym.integrations.verl.EnvAgentLoop` returns one per turn.
+Not supported, with a clear error:
+
+- verl's legacy trainer (``trainer.use_v1=false``): its agent-loop worker expects one output per sample,
+  while :class:`~empg_gym.integrations.verl.EnvAgentLoop` returns one per turn (and its ``fit`` drops the
+  actor's ``entropys`` after logging them, ray_trainer.py line 1601);
+- ``algorithm.use_kl_in_reward`` with agent-loop turns: the estimators read the env's step rewards
+  (``empg_reward``), not verl's KL-shaped token rewards, so the penalty would be silently lost; use the KL
+  loss (``actor_rollout_ref.actor.use_kl_loss``), as the recipes do.
 
 Needs verl 0.9.1 with TransferQueue (``scripts/install_verl_venv.sh``); tested on a CPU with a local Ray,
 TransferQueue's in-memory storage and a stub actor (tests/integrations/test_verl.py).
@@ -119,6 +125,12 @@ class StepFieldsMixin:
             return super()._compute_advantage(batch, metrics)  # type: ignore[misc]
         verl_int.patch_trainer()  # idempotent; verl's step then calls empg-gym's compute_advantage
         fields = read_step_fields(batch, need_entropy=name == "empg")
+        if self.config.algorithm.use_kl_in_reward and "empg_reward" in fields["non_tensor"]:
+            raise ValueError(
+                "algorithm.use_kl_in_reward=true: empg-gym's estimators read the env's step rewards of "
+                "agent-loop turns, so a KL penalty in the reward would be lost; set it false and use "
+                "actor_rollout_ref.actor.use_kl_loss=true"
+            )
         with verl_int.trainer_step_fields(fields):
             return super()._compute_advantage(batch, metrics)  # type: ignore[misc]
 

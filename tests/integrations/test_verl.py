@@ -648,6 +648,10 @@ def test_v1_empg_without_the_old_log_prob_pass_names_the_setting(tq_cluster):
     with pytest.raises(ValueError, match="bypass_mode"):
         trainer._compute_advantage(batch, metrics={})
     trainer.config.algorithm.adv_estimator = "gigpo"  # needs no entropies: runs on the same rows
+    trainer.config.algorithm.use_kl_in_reward = True  # ...but not with a KL penalty it would ignore
+    with pytest.raises(ValueError, match="use_kl_loss"):
+        trainer._compute_advantage(batch, metrics={})
+    trainer.config.algorithm.use_kl_in_reward = False
     trainer._compute_advantage(batch, metrics={})
     assert len(stored_advantages(tq_cluster, batch)) == len(batch)
 
