@@ -27,11 +27,20 @@ the empg-gym trainer does. Hyperparameters come from :func:`register_estimators`
 ``EMPG_GYM_ESTIMATOR_KWARGS`` environment variable (JSON, ``{"empg": {"zeta": 0.1}}``), which a launch script
 can hand to verl's Ray workers through ``ray_kwargs.ray_init.runtime_env.env_vars``.
 
-Deviation forced by verl 0.9.1: its ``compute_advantage`` passes registered estimators only
-``token_level_rewards``, ``response_mask``, ``index`` and ``config`` (the whole batch goes only to ``gdpo``).
-:func:`compute_advantage` is the same step with the batch passed through; :func:`patch_trainer` swaps it into
-verl's trainer modules (``ray_trainer`` and ``v1.utils``). Without the patch the estimators still run, on the
-one-step layout, and EMPG stops with an error saying what is missing.
+Deviations forced by verl 0.9.1:
+
+- its ``compute_advantage`` passes registered estimators only ``token_level_rewards``, ``response_mask``,
+  ``index`` and ``config`` (the whole batch goes only to ``gdpo``). :func:`compute_advantage` is the same
+  step with the batch passed through; :func:`patch_trainer` swaps it into verl's trainer modules
+  (``ray_trainer`` and ``v1.utils``);
+- its v1 trainer builds that batch from a fixed list of stored fields, without the actor's ``entropy`` and
+  the agent loop's ``extra_fields``. :mod:`empg_gym.integrations.verl_trainer` subclasses the v1 trainers so
+  the advantage step reads them too, and hands them over with :func:`trainer_step_fields`; verl's synthetic
+  padding rows come flagged ``empg_padding`` and are left out of the estimate (advantage 0).
+
+Without these the estimators still run, on the one-step layout, and EMPG stops with an error saying what is
+missing. ``python -m empg_gym.integrations.verl_trainer OVERRIDE...`` runs verl's ``main_ppo`` with both in
+every Ray worker process.
 
 **Agent loop** (:class:`EnvAgentLoop`, verl name ``empg_gym_env``). It plays one ``empg/*`` episode per
 dataset row, turn by turn: the prompt of each turn is empg-gym's prompt template over the history window
@@ -43,18 +52,20 @@ entropies and the estimators see turn boundaries. The episode is :func:`play_epi
 :class:`~empg_gym.types.Trajectory` as :func:`empg_gym.rollout.collect` for the same responses.
 
 Needs GPUs to train (verl's FSDP/Megatron workers and vLLM/SGLang servers); the estimators, the agent loop and
-its episode logic run on a CPU (tests/integrations/test_verl.py). verl 0.9.1 pins ``transformers<5.11``: use a
-separate venv (docs/scale.md).
+its episode logic, and the trainer's advantage step run on a CPU (tests/integrations/test_verl.py). verl 0.9.1
+pins ``transformers<5.11``: use a separate venv, made by ``scripts/install_verl_venv.sh`` (docs/scale.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -76,11 +87,13 @@ __all__ = [
     "AGENT_LOOP_NAME",
     "EnvAgentLoop",
     "compute_advantage",
+    "empg_gym_name",
     "install",
     "patch_trainer",
     "play_episode",
     "register_estimators",
     "steps_from_verl",
+    "trainer_step_fields",
     "verl_estimator",
     "write_dataset",
 ]
@@ -90,7 +103,11 @@ AGENT_LOOP_NAME = "empg_gym_env"
 #: Environment variable holding estimator hyperparameters as JSON: ``{"<estimator>": {...}}``.
 KWARGS_ENV_VAR = "EMPG_GYM_ESTIMATOR_KWARGS"
 _KWARGS: dict[str, dict[str, Any]] = {}
-_OURS: set[str] = set()
+_OURS: dict[str, str] = {}  # verl name -> empg-gym estimator name
+#: Fields the v1 trainer's advantage step adds to the batch (set by :func:`trainer_step_fields`).
+_STEP_FIELDS: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "empg_gym_step_fields", default=None
+)
 
 
 # ----------------------------------------------------------------------------------------------- estimators
@@ -148,10 +165,11 @@ def steps_from_verl(
         entropy = np.asarray(_col(non_tensor_batch, "empg_entropy"), dtype=np.float64)
     elif need_entropy:
         raise ValueError(
-            "EMPG needs per-token entropies: batch['entropy'] from the actor's log-prob pass (verl computes "
-            "it with calculate_entropy) or non_tensor_batch['empg_entropy']; verl 0.9.1 passes neither to a "
-            "registered estimator, so call empg_gym.integrations.verl.patch_trainer() (or compute_advantage) "
-            "to hand the batch through"
+            "EMPG needs per-token entropies: batch['entropy'] from the actor's log-prob pass or "
+            "non_tensor_batch['empg_entropy']; verl 0.9.1's trainers do not hand them to the advantage step. "
+            "Train through empg-gym's trainer (python -m empg_gym.integrations.verl_trainer ..., or "
+            "empg_gym.integrations.verl_trainer.install() in every Ray worker process: docs/scale.md), which "
+            "patches compute_advantage and the v1 trainer's _compute_advantage"
         )
     value = None
     if "values" in tensors:  # the critic's value of the state: at the row's first response token
@@ -205,6 +223,10 @@ def verl_estimator(name: str) -> Callable[..., tuple[Any, Any]]:
     ) -> tuple[Any, Any]:
         kw = _kwargs_for(name)
         advantages.check_kwargs(name, kw)
+        pad = _col(non_tensor_batch, "empg_padding")
+        if pad is not None and pad.astype(bool).any():  # verl's synthetic rows: no step, advantage 0
+            return _without_rows(fn, pad.astype(bool), token_level_rewards, response_mask, index, config,
+                                 batch, non_tensor_batch)
         steps = steps_from_verl(
             token_level_rewards, response_mask, index, batch, non_tensor_batch, need_entropy=name == "empg"
         )
@@ -216,6 +238,31 @@ def verl_estimator(name: str) -> Callable[..., tuple[Any, Any]]:
     fn.__name__ = f"empg_gym_{name}"
     fn.__doc__ = f"empg-gym's {name!r} estimator on verl rows (one row = one agent turn)."
     return fn
+
+
+def _without_rows(
+    fn: Callable[..., tuple[Any, Any]],
+    drop: np.ndarray,
+    token_level_rewards: Any,
+    response_mask: Any,
+    index: Any,
+    config: Any,
+    batch: Mapping[str, Any] | None,
+    non_tensor_batch: Mapping[str, Any] | None,
+) -> tuple[Any, Any]:
+    """``fn`` on the rows not in ``drop``; the dropped rows get advantage 0."""
+    mask = torch.as_tensor(response_mask)
+    out = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)  # [B, L]
+    keep = np.flatnonzero(~drop)
+    if keep.size:
+        rows = torch.as_tensor(keep, device=mask.device)
+        tensors = {k: v[rows] for k, v in (batch if batch is not None else {}).items()
+                   if k in ("entropy", "entropys", "values")}
+        non = {k: np.asarray(v)[keep] for k, v in (non_tensor_batch or {}).items() if k != "empg_padding"}
+        adv, _ = fn(torch.as_tensor(token_level_rewards)[rows], mask[rows],
+                    None if index is None else np.asarray(index)[keep], config, tensors, non)
+        out[rows] = adv.to(out.dtype)
+    return out, out
 
 
 def register_estimators(estimator_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
@@ -240,7 +287,7 @@ def register_estimators(estimator_kwargs: Mapping[str, Mapping[str, Any]] | None
                 continue  # verl's own estimator of that name stays
             core_algos.ADV_ESTIMATOR_REGISTRY.pop(verl_name, None)
             core_algos.register_adv_est(verl_name)(fn)
-            _OURS.add(verl_name)
+            _OURS[verl_name] = name
             names.append(verl_name)
     return names
 
@@ -263,6 +310,9 @@ def compute_advantage(
         from verl.trainer.ppo.ray_trainer import compute_response_mask
 
         data.batch["response_mask"] = compute_response_mask(data)
+    extra = _STEP_FIELDS.get()
+    if extra is not None:
+        _attach_step_fields(data, extra)
     fn = core_algos.get_adv_estimator_fn(name)
     adv, ret = fn(
         token_level_rewards=data.batch["token_level_rewards"],
@@ -275,6 +325,42 @@ def compute_advantage(
     data.batch["advantages"] = adv
     data.batch["returns"] = ret
     return data
+
+
+@contextlib.contextmanager
+def trainer_step_fields(fields: Mapping[str, Any]) -> Iterator[None]:
+    """Within the block, :func:`compute_advantage` adds ``fields`` to the batch it is given.
+
+    The v1 trainer's advantage step (:mod:`empg_gym.integrations.verl_trainer`) reads the rows' entropies
+    and agent-loop fields and calls verl's own step inside this block.
+
+    Args:
+        fields: ``rows`` (the batch size they belong to), ``entropy`` (``[B, L]`` token entropies, right-padded
+            like the batch's ``response_mask``, or None) and ``non_tensor`` (per-row arrays, ``empg_*``).
+    """
+    token = _STEP_FIELDS.set(fields)
+    try:
+        yield
+    finally:
+        _STEP_FIELDS.reset(token)
+
+
+def _attach_step_fields(data: Any, fields: Mapping[str, Any]) -> None:
+    n, mask = len(data), data.batch["response_mask"]
+    if int(fields["rows"]) != n:
+        raise ValueError(
+            f"the trainer's step fields have {fields['rows']} rows but the advantage batch has {n}: the "
+            "advantage step must read both for the same rows, in the same order"
+        )
+    ent = fields.get("entropy")
+    if ent is not None:
+        if tuple(ent.shape) != tuple(mask.shape):
+            raise ValueError(
+                f"token entropies of shape {tuple(ent.shape)} do not line up with response_mask "
+                f"{tuple(mask.shape)}; both must be right-padded response tensors of the same rows"
+            )
+        data.batch["entropy"] = ent.to(device=mask.device, dtype=torch.float32)
+    data.non_tensor_batch.update(fields.get("non_tensor") or {})
 
 
 def patch_trainer() -> None:
@@ -297,10 +383,19 @@ def patch_trainer() -> None:
         setattr(mod, "compute_advantage", patched)  # noqa: B010 (a module attribute mypy cannot see)
 
 
+def empg_gym_name(adv_estimator: Any) -> str | None:
+    """The empg-gym estimator behind verl's ``algorithm.adv_estimator``; None for verl's own estimators."""
+    return _OURS.get(str(getattr(adv_estimator, "value", adv_estimator)))
+
+
 def install(
     estimator_kwargs: Mapping[str, Mapping[str, Any]] | None = None, *, patch: bool = True
 ) -> list[str]:
-    """Register the estimators and the agent loop with verl, and (``patch``) :func:`patch_trainer`."""
+    """Register the estimators and the agent loop with verl, and (``patch``) :func:`patch_trainer`.
+
+    Idempotent. Training also needs the v1 trainer subclasses: ``empg_gym.integrations.verl_trainer.install``
+    does both, and is what the launch recipes run in every Ray worker process.
+    """
     names = register_estimators(estimator_kwargs)
     _agent_loop._agent_loop_registry[AGENT_LOOP_NAME] = {"_target_": f"{__name__}.EnvAgentLoop"}
     if patch:
@@ -423,6 +518,7 @@ async def play_episode(
                     logprobs=tuple(logprobs or ()),
                     action=action,
                     format_valid=bool(proj.format_valid),
+                    format_error=str(proj.error),
                     action_valid=bool(info.get("action_valid", True)),
                     reward=float(reward),
                     terminated=bool(terminated),

@@ -1,9 +1,15 @@
-"""The verl integration, in a venv with verl 0.9.1 (see docs/scale.md); skipped elsewhere.
+"""The verl integration, in a venv with verl 0.9.1 (scripts/install_verl_venv.sh); skipped elsewhere.
 
-    PYTHONPATH=$PWD /path/to/verl-venv/bin/python -m pytest -m "" tests/integrations/test_verl.py
+    scripts/install_verl_venv.sh .venv-verl
+    PYTHONPATH=$PWD .venv-verl/bin/python -m pytest -q -m "" tests/integrations/test_verl.py
 
 - Registered estimators on a verl ``DataProto`` batch (rows = agent turns, shuffled, variable response
-  lengths) equal the empg-gym estimators on the same steps, for every estimator in our registry.
+  lengths) equal the empg-gym estimators on the same steps, for every estimator in our registry. verl keeps
+  advantages in float32, so the reference is rounded to float32 before the max-abs-difference < 1e-6 check
+  (advantages reach |A| ~ 40 here, where float32's spacing alone is ~4e-6).
+- verl's v1 trainer, on TransferQueue with a stub actor, hands the actor's token entropies and the agent
+  loop's turn fields to the advantage step only through empg-gym's trainer subclass; verl's own class stops
+  with the error saying so.
 - The agent loop, against a stub async generation server (a tiny model behind a fake server object), plays
   an episode to the same trajectory as ``empg_gym.rollout.collect`` with the same responses.
 """
@@ -12,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import zlib
 
 import numpy as np
 import pytest
 
 pytest.importorskip(
-    "verl", reason="verl is not installed (it needs its own venv: docs/scale.md, 'verl venv')"
+    "verl", reason="verl is not installed: it needs its own venv, made by scripts/install_verl_venv.sh"
 )
 pytestmark = pytest.mark.slow
 
@@ -27,6 +34,15 @@ from empg_gym import advantages  # noqa: E402
 from empg_gym.types import StepBatch  # noqa: E402
 
 verl_int = pytest.importorskip("empg_gym.integrations.verl")
+
+
+def f32(x):
+    """A reference value as verl stores advantages: rounded to float32."""
+    return np.asarray(x, dtype=np.float32).astype(np.float64)
+
+
+def seed_of(name):
+    return zlib.crc32(name.encode())  # stable across processes, unlike hash()
 
 
 # ------------------------------------------------------------------------------------------------ estimators
@@ -122,7 +138,7 @@ def test_registry_names():
 @pytest.mark.parametrize("name", advantages.list_estimators())
 def test_registered_estimator_on_a_dataproto_equals_the_empg_gym_estimator(name):
     verl_int.install(patch=False)
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    rng = np.random.default_rng(seed_of(name))
     eps = random_steps(rng)
     sb = step_batch(eps)
     expected = advantages.get(name)(sb)  # [N] in episode order
@@ -135,7 +151,7 @@ def test_registered_estimator_on_a_dataproto_equals_the_empg_gym_estimator(name)
     got = adv[:, 0].double().numpy()
     assert torch.all(adv[~mask] == 0)  # only response tokens carry the advantage
     assert torch.all((adv == adv[:, :1]) | ~mask)  # the step's advantage on each of its tokens
-    assert np.max(np.abs(got - expected[perm])) < 1e-6
+    assert np.max(np.abs(got - f32(expected[perm]))) < 1e-6
     # the same through verl's own registry lookup and call signature
     fn = __import__("verl.trainer.ppo.core_algos", fromlist=["x"]).get_adv_estimator_fn(f"empg_gym_{name}")
     adv2, _ = fn(
@@ -158,7 +174,7 @@ def test_hyperparameters_reach_the_estimator(monkeypatch):
     monkeypatch.setenv(verl_int.KWARGS_ENV_VAR, '{"empg": {"zeta": 0.5, "k": 2.0}}')
     got = verl_int.compute_advantage(verl_batch(eps, perm), "empg").batch["advantages"][:, 0].double().numpy()
     want = advantages.get("empg")(sb, zeta=0.5, k=2.0)
-    assert np.max(np.abs(got - want)) < 1e-6 and np.max(np.abs(want - advantages.get("empg")(sb))) > 1e-3
+    assert np.max(np.abs(got - f32(want))) < 1e-6 and np.max(np.abs(want - advantages.get("empg")(sb))) > 1e-3
     monkeypatch.setenv(verl_int.KWARGS_ENV_VAR, '{"empg": {"zeta_typo": 0.5}}')
     with pytest.raises(ValueError, match="zeta_typo"):
         verl_int.compute_advantage(verl_batch(eps, perm), "empg")
@@ -187,8 +203,8 @@ def test_stock_verl_call_without_the_batch():
         terminated=np.ones(b, bool),
         truncated=np.zeros(b, bool),
     )
-    assert np.max(np.abs(adv[:, 0].double().numpy() - advantages.get("grpo")(sb))) < 1e-6
-    with pytest.raises(ValueError, match="patch_trainer"):
+    assert np.max(np.abs(adv[:, 0].double().numpy() - f32(advantages.get("grpo")(sb)))) < 1e-6
+    with pytest.raises(ValueError, match="per-token entropies"):
         core_algos.get_adv_estimator_fn("empg")(token_level_rewards=tlr, response_mask=mask, index=uid)
 
 
@@ -201,7 +217,8 @@ def test_patch_trainer_routes_verl_compute_advantage():
     sb = step_batch(eps)
     perm = np.arange(len(sb))
     out = rt.compute_advantage(verl_batch(eps, perm), "gigpo", config=None)
-    assert np.max(np.abs(out.batch["advantages"][:, 0].double().numpy() - advantages.get("gigpo")(sb))) < 1e-6
+    got = out.batch["advantages"][:, 0].double().numpy()
+    assert np.max(np.abs(got - f32(advantages.get("gigpo")(sb)))) < 1e-6
     # verl's own estimators still go to verl
     data = verl_batch(eps, perm)
     out = rt.compute_advantage(data, "grpo", norm_adv_by_std_in_grpo=True)
@@ -431,3 +448,271 @@ def test_row_env_kwargs_update_the_config_defaults(tiny):
     outs = asyncio.run(loop.run({}, extra_info={"options": '{"task_index": 7}', "env_kwargs": '{"n": 8}'}))
     # n = 8: the prompt says "between 1 and 8" (the row's kwargs), and the one allowed step truncates
     assert "between 1 and 8" in tok.decode(outs[0].prompt_ids) and outs[0].extra_fields["empg_truncated"]
+
+
+# ------------------------------------------------------------------------------------------------ v1 trainer
+# verl's v1 trainer keeps rows in TransferQueue (TQ). These tests run TQ's in-memory storage on a local Ray,
+# store rows as verl's TQ agent-loop worker does, and call the trainer's real methods (_balance_batch,
+# _compute_old_log_prob, _compute_advantage) with a stub actor worker group that writes the actor's
+# compute_log_prob output (per-token entropy and log-probs over prompt + response) the way the real one does.
+
+
+@pytest.fixture(scope="module")
+def tq_cluster():
+    tq = pytest.importorskip(
+        "transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh)"
+    )
+    import ray
+
+    # TQ: controller + 1 storage actor; the setup hook as the launch recipes set it (checked below)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"worker_process_setup_hook": "empg_gym.integrations.verl_trainer.install"})
+    try:
+        tq.init({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}})
+        yield tq
+    finally:
+        tq.close()
+        ray.shutdown()
+
+
+def trajectories(eps):
+    """The random episodes as Trajectories (one turn per step, float32 token entropies as the actor has)."""
+    from empg_gym.types import Trajectory, Turn
+
+    out = []
+    for ep in eps:
+        turns = tuple(
+            Turn(observation=s["obs"], prompt_token_ids=tuple(range(3 + s["t"])),
+                 token_ids=tuple(range(100, 100 + len(s["tok_ent"]))), reward=s["reward"],
+                 terminated=s["terminated"], truncated=s["truncated"])
+            for s in ep
+        )
+        out.append(Trajectory(env_id="empg/GuessNumber-v0", task_id="0", task="", turns=turns,
+                              group_id=ep[0]["group"]))
+    return out
+
+
+def put_rows(tq, eps, prefix):
+    """Store each episode's turn outputs as verl's AgentLoopWorkerTQ does; the batch meta of all rows."""
+    from tensordict import TensorDict  # noqa: F401  (verl's TQ fields are TensorDicts)
+    from transfer_queue import KVBatchMeta
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    keys, tags, token_ent = [], [], {}
+    for ep, traj in zip(eps, trajectories(eps), strict=True):
+        uid, session = f"{prefix}{ep[0]['group']}", ep[0]["copy"]
+        outs = verl_int.turn_outputs(traj, response_length=64)
+        final = outs[-1]
+        fields, ep_keys, ep_tags = [], [], []
+        for i, (out, s) in enumerate(zip(outs, ep, strict=True)):
+            if out is not final:  # the worker copies the episode's score to every turn
+                out.reward_score = final.reward_score
+                out.extra_fields["reward_extra_info"] = final.extra_fields["reward_extra_info"]
+            f = out.as_dict()
+            f.update(uid=uid, session_id=session, global_steps=1)
+            f["loss_mask"] = f["response_mask"]
+            f["input_ids"] = torch.cat([f["prompts"], f["responses"]])
+            fields.append(f)
+            key = f"{uid}_{session}_{i}"
+            ep_keys.append(key)
+            token_ent[key] = torch.as_tensor(s["tok_ent"], dtype=torch.float32)
+            p, r = len(f["prompts"]), len(f["responses"])
+            ep_tags.append({"status": "success", "prompt_len": p, "response_len": r, "seq_len": p + r,
+                            "global_steps": 1})
+        tq.kv_batch_put(keys=ep_keys, partition_id="train", fields=list_of_dict_to_tensordict(fields),
+                        tags=ep_tags)
+        keys += ep_keys
+        tags += ep_tags
+    return KVBatchMeta(keys=keys, tags=tags, partition_id="train"), token_ent
+
+
+class StubActor:
+    """The actor worker group's surface the trainer uses: dispatch info and compute_log_prob into TQ."""
+
+    def __init__(self, tq, token_ent, dp_size=2):
+        self.tq, self.token_ent = tq, token_ent
+        self._dispatch_info = {"actor": list(range(dp_size))}
+        self.calls = 0
+
+    def compute_log_prob(self, batch):
+        """Per-token entropy and log-prob over prompt + response, shifted by one as a causal LM's output."""
+        self.calls += 1
+        td = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
+                                  select_fields=["prompts", "responses"])
+        ents, lps = [], []
+        for key, p, r in zip(batch.keys, td["prompts"].unbind(), td["responses"].unbind(), strict=True):
+            e = torch.full((len(p) + len(r),), 77.0)  # prompt positions: not the response's
+            # a padding row's single token has no recorded entropy: any value, it is masked out
+            e[len(p) - 1 : len(p) + len(r) - 1] = self.token_ent.get(key, torch.full((len(r),), 55.0))
+            ents.append(e)
+            lps.append(-e / 10)
+        out = {"entropy": torch.nested.as_nested_tensor(ents, layout=torch.jagged),
+               "log_probs": torch.nested.as_nested_tensor(lps, layout=torch.jagged)}
+        from tensordict import TensorDict
+
+        self.tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id,
+                             fields=TensorDict(out, batch_size=len(batch)))
+        return batch
+
+
+class StubTokenizer:
+    eos_token_id = 2
+
+
+def v1_trainer(cls, tq, token_ent, estimator, n_rows):
+    """A v1 trainer object with the config and workers its advantage path reads (no GPUs, no Ray workers)."""
+    from omegaconf import OmegaConf
+
+    trainer = object.__new__(cls)
+    trainer.config = OmegaConf.create({
+        "algorithm": {"adv_estimator": estimator, "use_kl_in_reward": False, "gamma": 1.0, "lam": 1.0,
+                      "norm_adv_by_std_in_grpo": True, "rollout_correction": None},
+        # mini-batch of n_rows + 1 rows: the batch is always padded with synthetic rows
+        "actor_rollout_ref": {"rollout": {"n": 1, "temperature": 1.0, "calculate_log_probs": False},
+                              "actor": {"ppo_mini_batch_size": n_rows + 1, "loss_agg_mode": "token-mean",
+                                        "loss_scale_factor": None}},
+        "trainer": {"critic_warmup": 0},
+    })
+    trainer.actor_rollout_wg = StubActor(tq, token_ent)
+    trainer.tokenizer = StubTokenizer()
+    trainer.use_critic = False
+    trainer.global_steps = 1
+    return trainer
+
+
+def stored_advantages(tq, batch):
+    td = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["advantages"])
+    return [row for row in td["advantages"].unbind()]
+
+
+@pytest.mark.parametrize(("verl_name", "name"), [("empg", "empg"), ("gigpo", "gigpo"), ("empg_gym_rloo", "rloo")])
+def test_v1_trainer_advantage_step_equals_the_empg_gym_estimator(tq_cluster, verl_name, name):
+    from empg_gym.integrations import verl_trainer
+
+    verl_trainer.install()
+    rng = np.random.default_rng(seed_of(name))
+    eps = random_steps(rng)
+    for ep in eps:
+        for s in ep:  # the actor's entropies are float32
+            s["tok_ent"] = s["tok_ent"].astype(np.float32)
+    sb = step_batch(eps)
+    expected = dict(zip([f"{name}-{s['group']}_{s['copy']}_{s['t']}" for ep in eps for s in ep],
+                        advantages.get(name)(sb), strict=True))
+    batch, token_ent = put_rows(tq_cluster, eps, prefix=f"{name}-")
+    trainer = v1_trainer(verl_trainer.PPOTrainerSync, tq_cluster, token_ent, verl_name, len(sb))
+    metrics = {}
+    batch = trainer._balance_batch(batch, metrics=metrics)  # verl's: pads and reorders
+    padded = [k for k, tag in zip(batch.keys, batch.tags, strict=True) if tag.get("is_padding")]
+    assert padded and len(batch) == len(sb) + len(padded) and batch.keys != sorted(batch.keys)
+    batch = trainer._compute_old_log_prob(batch, metrics=metrics)  # verl's: stores the response entropies
+    assert trainer.actor_rollout_wg.calls == 1 and "actor/entropy" in metrics
+    batch = trainer._compute_advantage(batch, metrics=metrics)  # ours, then verl's
+    got = stored_advantages(tq_cluster, batch)
+    for key, adv in zip(batch.keys, got, strict=True):
+        if key in padded:
+            assert torch.all(adv == 0)
+        else:
+            assert len(adv) == len(token_ent[key]) and torch.all(adv == adv[0])
+            assert abs(float(adv[0]) - f32(expected[key])) < 1e-6, key
+    assert np.ptp(list(expected.values())) > 0
+
+
+def test_v1_stock_advantage_step_drops_the_entropies_and_says_so(tq_cluster):
+    from empg_gym.integrations import verl_trainer
+
+    verl_trainer.install()
+    rng = np.random.default_rng(3)
+    eps = random_steps(rng)
+    batch, token_ent = put_rows(tq_cluster, eps, prefix="stock-")
+    stock = verl_trainer.STOCK_TRAINERS["sync"]
+    trainer = v1_trainer(stock, tq_cluster, token_ent, "empg", sum(map(len, eps)))
+    batch = trainer._compute_old_log_prob(trainer._balance_batch(batch, metrics={}), metrics={})
+    fields = tq_cluster.kv_batch_get(keys=batch.keys, partition_id="train", select_fields=["entropy"])
+    assert fields["entropy"].is_nested  # stored, yet the stock advantage step does not read it
+    with pytest.raises(ValueError, match="per-token entropies"):
+        trainer._compute_advantage(batch, metrics={})
+    # ours on the same stored rows works
+    ours = v1_trainer(verl_trainer.PPOTrainerSync, tq_cluster, token_ent, "empg", sum(map(len, eps)))
+    ours._compute_advantage(batch, metrics={})
+    assert len(stored_advantages(tq_cluster, batch)) == len(batch)
+
+
+def test_v1_empg_without_the_old_log_prob_pass_names_the_setting(tq_cluster):
+    """Rows with no stored entropies (rollout_correction.bypass_mode skips the actor's pass): a clear error."""
+    from empg_gym.integrations import verl_trainer
+
+    verl_trainer.install()
+    eps = random_steps(np.random.default_rng(4))
+    batch, token_ent = put_rows(tq_cluster, eps, prefix="bypass-")
+    trainer = v1_trainer(verl_trainer.PPOTrainerSync, tq_cluster, token_ent, "empg", sum(map(len, eps)))
+    with pytest.raises(ValueError, match="bypass_mode"):
+        trainer._compute_advantage(batch, metrics={})
+    trainer.config.algorithm.adv_estimator = "gigpo"  # needs no entropies: runs on the same rows
+    trainer.config.algorithm.use_kl_in_reward = True  # ...but not with a KL penalty it would ignore
+    with pytest.raises(ValueError, match="use_kl_loss"):
+        trainer._compute_advantage(batch, metrics={})
+    trainer.config.algorithm.use_kl_in_reward = False
+    trainer._compute_advantage(batch, metrics={})
+    assert len(stored_advantages(tq_cluster, batch)) == len(batch)
+
+
+def test_the_setup_hook_installs_our_trainer_in_ray_worker_processes(tq_cluster):
+    """What the TaskRunner actor of verl's main_ppo sees when the recipe's hook is set."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def trainer_of_sync_mode():
+        from verl.trainer.ppo.v1 import get_trainer_cls
+
+        from empg_gym.integrations import verl as v
+
+        cls = get_trainer_cls("sync")
+        return f"{cls.__module__}.{cls.__qualname__}", v.empg_gym_name("empg")
+
+    assert ray.get(trainer_of_sync_mode.remote()) == ("empg_gym.integrations.verl_trainer.PPOTrainerSync", "empg")
+
+
+def test_install_puts_our_trainers_under_verls_mode_names():
+    pytest.importorskip("transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh)")
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    from empg_gym.integrations import verl_trainer
+
+    verl_trainer.install()
+    for mode in ("sync", "colocate_async", "separate_async"):
+        cls = get_trainer_cls(mode)
+        assert cls is verl_trainer.OURS[mode] and issubclass(cls, verl_trainer.STOCK_TRAINERS[mode])
+        # only the advantage step differs from verl's class
+        assert [k for k in vars(verl_trainer.StepFieldsMixin) if not k.startswith("__")] == ["_compute_advantage"]
+
+
+@pytest.mark.parametrize(("method", "adv"), [("empg", "empg"), ("grpo", "empg_gym_grpo")])
+def test_launch_script_composes_through_the_empg_gym_trainer(method, adv, tmp_path):
+    """launch.sh with Hydra's --cfg job: verl's main_ppo composes the config through our entry point."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    pytest.importorskip("transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh)")
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+           "PYTHONPATH": str(RECIPES.parents[1]), "DATA": str(tmp_path), "MODELS": str(tmp_path)}
+    out = subprocess.run(["bash", str(RECIPES / "launch.sh"), "alfworld", method, "1.5b", "1", "--cfg", "job"],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    cfg = yaml.safe_load(out.stdout[out.stdout.index("actor_rollout_ref:"):])
+    assert cfg["algorithm"]["adv_estimator"] == adv and cfg["trainer"]["use_v1"] is True
+    assert cfg["trainer"]["v1"]["trainer_mode"] == "sync"  # verl's mode name, our class (install_trainers)
+    hook = cfg["ray_kwargs"]["ray_init"]["runtime_env"]["worker_process_setup_hook"]
+    assert hook == "empg_gym.integrations.verl_trainer.install"
+    assert cfg["actor_rollout_ref"]["rollout"]["agent"]["default_agent_loop"] == verl_int.AGENT_LOOP_NAME
+    assert cfg["algorithm"]["rollout_correction"]["bypass_mode"] is False  # the pass that computes entropies
+
+
+def test_train_refuses_the_legacy_trainer():
+    pytest.importorskip("transfer_queue", reason="TransferQueue is not installed (scripts/install_verl_venv.sh)")
+    from empg_gym.integrations import verl_trainer
+
+    with pytest.raises(SystemExit, match="one row per turn"):
+        verl_trainer.train(["algorithm.adv_estimator=empg", "trainer.use_v1=false"])
