@@ -48,13 +48,17 @@ def main() -> None:
         from empg_gym.policy.tiny import tiny_model_and_tokenizer
 
         model, tok = tiny_model_and_tokenizer(seed=args.seed)
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    else:  # the folder's own tokenizer class (AutoTokenizer may re-tokenize a saved tokenizers backend)
+        from empg_gym.policy.hf import load_model_and_tokenizer
 
-        model = AutoModelForCausalLM.from_pretrained(args.model)
-        tok = AutoTokenizer.from_pretrained(args.model)
+        model, tok = load_model_and_tokenizer(args.model, device="cpu", dtype="float32")
     spec = AgentSpec(backend="transformers", model=args.model, history_length=args.history_length,
                      sampling={"max_new_tokens": args.max_new_tokens})
+    if args.model != "tiny" and (Path(args.model) / "agent.yaml").is_file():  # a checkpoint or bench start:
+        from empg_gym.policy import load_spec  # act as its agent.yaml says (prefix, action mode)
+
+        spec = load_spec(args.model).replace(history_length=args.history_length,
+                                             sampling={"max_new_tokens": args.max_new_tokens})
     agent = TransformersAgent(model, tok, spec)
     kw = json.loads(args.env_kwargs)
     trajs = collect(agent, args.env, tasks=args.episodes, env_kwargs=kw, max_steps=args.max_steps,
