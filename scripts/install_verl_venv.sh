@@ -17,10 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${1:-${EMPG_VERL_VENV:-.venv-verl}}"
-PY="${PYTHON:-python3}"
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-quiet() { grep -v "^WARNING: Location" || true; }
+source scripts/lib/venv.sh
+venv_setup "$VENV"
 CONSTRAINTS=$(mktemp)
 trap 'rm -f "$CONSTRAINTS"' EXIT
 { cat constraints.txt; echo "verl==0.9.1"; echo "transformers<5.11"; } > "$CONSTRAINTS"

