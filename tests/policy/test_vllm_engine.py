@@ -204,7 +204,7 @@ def test_choose_mode_with_vllm_picks_admissible_actions(tmp_path):
 def test_constrain_mode_keeps_to_the_admissible_actions(tmp_path):
     """``action_mode: constrain`` (vLLM structured outputs), sampled at T = 1 from a random tiny model: every
     ReAct action is admissible (KeyDoor), WebShop's search slot is filled inside the pattern, every DeepSearch
-    action is one Search-R1 form; the recorded log-probs are those of the constrained (masked, renormalised)
+    action is one Search-R1 form (unless cut at max_new_tokens); the recorded log-probs are those of the constrained (masked, renormalised)
     distribution, so none is below the unconstrained model's log-prob of the same token and some are above."""
     import re
 
@@ -239,7 +239,10 @@ def test_constrain_mode_keeps_to_the_admissible_actions(tmp_path):
     assert re.fullmatch(r"search\[[^\]]+\]", first.action) and first.action_valid and first.format_valid
     forms = re.compile(r"<(search|answer)> [^<>\[\]\n]+ </\1>")
     ds = [u for t in collect(v, "empg/DeepSearch-v0", tasks=3, max_steps=3, progress=False) for u in t.turns]
-    assert ds and all(forms.fullmatch(u.action) and u.format_valid for u in ds)
+    # a random model may run past max_new_tokens inside a free slot: then the turn is format-invalid, no action
+    assert any(u.format_valid for u in ds)
+    assert all(forms.fullmatch(u.action) if u.format_valid else u.action == "" for u in ds)
+    assert all("max_new_tokens" in u.format_error for u in ds if not u.format_valid)
 
 
 def test_lora_policy_syncs_merged_weights(tmp_path):
