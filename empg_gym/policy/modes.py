@@ -1,6 +1,6 @@
-"""Action modes that make small models act validly: few-shot expert examples and constrained choice.
+"""Action modes that make small models act validly: few-shot expert examples, constrained choice and decoding.
 
-Two agent-spec settings, usable together and with any prompt template:
+Agent-spec settings, usable together and with any prompt template:
 
 - ``few_shot: N`` puts ``N`` worked examples in front of every user message. The examples are episodes of the
   env's scripted expert on the env's *training* split (never the evaluated split), played once per process
@@ -31,6 +31,22 @@ Two agent-spec settings, usable together and with any prompt template:
   and ``vllm`` (``prompt_logprobs`` of each prompt + candidate request). vLLM 0.32 does not read its
   prefix cache for requests that ask for prompt log-probs (and fails when forced to), so the vllm backend
   recomputes the prompt once per candidate: on CPU prefer ``transformers`` for this mode.
+
+- ``action_mode: constrain`` (backend ``vllm``) decodes the response under vLLM structured outputs: the
+  prompt ends with the constraint's opening (``<action>`` for ReAct templates) and the response must match
+  :func:`action_pattern`, i.e. exactly one admissible action and ``</action>``; a placeholder's argument
+  (WebShop's search query) is free text of :data:`SLOT_CHARS` inside the pattern; a Search-R1 prompt must
+  produce ``<search> q </search>`` or ``<answer> a </answer>`` (:func:`action_constraint`). Tokens are
+  sampled with the spec's ``sampling`` (greedy, or temperature / top-p / top-k) from the model's
+  distribution with the disallowed tokens masked out, so the choice is made token by token (unlike
+  ``choose``, which compares whole candidates) and the model may spell an action with other token splits than
+  its tokenizer's. One prefill per step plus a few decoded tokens; with ``extra.enable_prefix_caching`` the
+  prompt head shared by every step (instructions, few-shot examples) is computed once. Recorded:
+  ``token_ids`` and vLLM's log-probs, which are those of the **masked** distribution
+  ``log softmax(z + mask)[token]`` (vLLM applies the grammar mask before it computes log-probs), at
+  temperature 1; no entropies. The trainer's scoring pass recomputes log-probs and full-vocabulary
+  entropies of the unconstrained ``softmax(z)`` over ``prompt_token_ids + token_ids``, so, as in ``choose``,
+  EMPG's step entropy is the unconstrained model's uncertainty about the action it emitted.
 
 Admissible actions are listed in the prompt by the ReAct templates (``webshop``, ``alfworld``, ``react``)
 whenever the env provides them; that is the default, not a separate mode.
