@@ -202,10 +202,13 @@ def test_choose_mode_with_vllm_picks_admissible_actions(tmp_path):
 
 
 def test_constrain_mode_keeps_to_the_admissible_actions(tmp_path):
-    """``action_mode: constrain`` (vLLM structured outputs), sampled at T = 1 from a random tiny model: every
-    ReAct action is admissible (KeyDoor), WebShop's search slot is filled inside the pattern, every DeepSearch
-    action is one Search-R1 form (unless cut at max_new_tokens); the recorded log-probs are those of the constrained (masked, renormalised)
-    distribution, so none is below the unconstrained model's log-prob of the same token and some are above."""
+    """``action_mode: constrain`` (vLLM structured outputs), sampled at T = 1 from a random tiny model.
+
+    Every ReAct action is admissible (KeyDoor), WebShop's search slot is filled inside the pattern, every
+    DeepSearch action is one Search-R1 form (unless cut at max_new_tokens); the recorded log-probs are those of
+    the constrained (masked, renormalised) distribution, so none is below the unconstrained model's log-prob
+    of the same token and some are above.
+    """
     import re
 
     from transformers import AutoTokenizer
