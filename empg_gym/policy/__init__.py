@@ -62,6 +62,8 @@ BACKEND_SETTINGS: dict[str, dict[str, tuple[type, str]]] = {
         "max_model_len": (int, "vllm.LLM: context length"),
         "enforce_eager": (bool, "vllm.LLM: no CUDA graphs"),
         "enable_prefix_caching": (bool, "vllm.LLM: reuse KV cache across prompts with a common prefix"),
+        "enable_chunked_prefill": (bool, "vllm.LLM: split long prefills over engine steps (default off on CPU)"),
+        "max_num_batched_tokens": (int, "vllm.LLM: tokens per engine step (default on CPU: max_model_len)"),
     },
     "openai": {
         "concurrency": (int, "requests of a batch in flight at once (default 8)"),
@@ -123,7 +125,8 @@ class AgentSpec:
             vLLM's ``gpu_memory_utilization``); other keys are an error.
         few_shot: Expert example episodes in front of every prompt (0: none); see :mod:`.modes`.
         action_mode: ``"generate"`` (free generation) or ``"choose"`` (the admissible action with the highest
-            mean token log-likelihood; transformers and vllm); see :mod:`.modes`.
+            mean token log-likelihood; transformers and vllm) or ``"constrain"`` (decoding constrained to the
+            admissible actions by vLLM structured outputs; vllm); see :mod:`.modes`.
     """
 
     backend: str
@@ -181,11 +184,15 @@ class AgentSpec:
         if not isinstance(self.few_shot, int) or isinstance(self.few_shot, bool) or self.few_shot < 0:
             raise ValueError(f"few_shot must be an integer >= 0 (expert example episodes), "
                              f"got {self.few_shot!r}")
-        if self.action_mode not in ("generate", "choose"):
-            raise ValueError(f"action_mode must be 'generate' or 'choose', got {self.action_mode!r}")
+        if self.action_mode not in ("generate", "choose", "constrain"):
+            raise ValueError(f"action_mode must be 'generate', 'choose' or 'constrain', got {self.action_mode!r}")
         if self.action_mode == "choose" and self.backend not in ("transformers", "vllm"):
             raise ValueError("action_mode 'choose' needs log-probs of candidates: backend transformers or "
                              f"vllm, not {self.backend!r}")
+        if self.action_mode == "constrain" and self.backend != "vllm":
+            raise ValueError("action_mode 'constrain' decodes with vLLM structured outputs: backend vllm, not "
+                             f"{self.backend!r} (with transformers, action_mode 'choose' also keeps to the "
+                             "admissible actions)")
 
     @property
     def display_name(self) -> str:

@@ -1,6 +1,6 @@
-"""Action modes that make small models act validly: few-shot expert examples and constrained choice.
+"""Action modes that make small models act validly: few-shot expert examples, constrained choice and decoding.
 
-Two agent-spec settings, usable together and with any prompt template:
+Agent-spec settings, usable together and with any prompt template:
 
 - ``few_shot: N`` puts ``N`` worked examples in front of every user message. The examples are episodes of the
   env's scripted expert on the env's *training* split (never the evaluated split), played once per process
@@ -32,6 +32,22 @@ Two agent-spec settings, usable together and with any prompt template:
   prefix cache for requests that ask for prompt log-probs (and fails when forced to), so the vllm backend
   recomputes the prompt once per candidate: on CPU prefer ``transformers`` for this mode.
 
+- ``action_mode: constrain`` (backend ``vllm``) decodes the response under vLLM structured outputs: the
+  prompt ends with the constraint's opening (``<action>`` for ReAct templates) and the response must match
+  :func:`action_pattern`, i.e. exactly one admissible action and ``</action>``; a placeholder's argument
+  (WebShop's search query) is free text of :data:`SLOT_CHARS` inside the pattern; a Search-R1 prompt must
+  produce ``<search> q </search>`` or ``<answer> a </answer>`` (:func:`action_constraint`). Tokens are
+  sampled with the spec's ``sampling`` (greedy, or temperature / top-p / top-k) from the model's
+  distribution with the disallowed tokens masked out, so the choice is made token by token (unlike
+  ``choose``, which compares whole candidates) and the model may spell an action with other token splits than
+  its tokenizer's. One prefill per step plus a few decoded tokens; with ``extra.enable_prefix_caching`` the
+  prompt head shared by every step (instructions, few-shot examples) is computed once. Recorded:
+  ``token_ids`` and vLLM's log-probs, which are those of the **masked** distribution
+  ``log softmax(z + mask)[token]`` (vLLM applies the grammar mask before it computes log-probs), at
+  temperature 1; no entropies. The trainer's scoring pass recomputes log-probs and full-vocabulary
+  entropies of the unconstrained ``softmax(z)`` over ``prompt_token_ids + token_ids``, so, as in ``choose``,
+  EMPG's step entropy is the unconstrained model's uncertainty about the action it emitted.
+
 Admissible actions are listed in the prompt by the ReAct templates (``webshop``, ``alfworld``, ``react``)
 whenever the env provides them; that is the default, not a separate mode.
 """
@@ -53,13 +69,14 @@ from empg_gym.types import History
 if TYPE_CHECKING:
     from empg_gym.policy import AgentSpec
 
-__all__ = ["ACTION_MODES", "EXAMPLE_OBS_CHARS", "FewShotTemplate", "choose_actions", "expert_examples",
-           "split_placeholder", "template_for"]
+__all__ = ["ACTION_MODES", "EXAMPLE_OBS_CHARS", "SLOT_CHARS", "SLOT_MAX_CHARS", "Constraint", "FewShotTemplate",
+           "action_constraint", "action_pattern", "choose_actions", "expert_examples", "split_placeholder",
+           "template_for"]
 
 logger = logging.getLogger(__name__)
 
 #: Values of ``AgentSpec.action_mode``.
-ACTION_MODES = ("generate", "choose")
+ACTION_MODES = ("generate", "choose", "constrain")
 #: Observations in few-shot examples are cut to this many characters.
 EXAMPLE_OBS_CHARS = 400
 #: Steps per example episode at most.
@@ -72,6 +89,11 @@ EXAMPLE_SPLITS: dict[str, tuple[str, ...]] = {
 _PLACEHOLDER = re.compile(r"<[^<>]* [^<>]*>")  # a slot holds a space: "<your query>", not a tag "<search>"
 #: The action forms of a Search-R1 prompt (no admissible list): a query or an answer, each a slot.
 SEARCH_R1_FORMS = ("<search> <search query> </search>", "<answer> <short answer> </answer>")
+#: What a placeholder's argument may hold in ``action_mode: constrain``: one line, no tag or bracket characters
+#: (so it cannot open a tag or close the action early), at most ``SLOT_MAX_CHARS`` characters.
+SLOT_CHARS = r"[^\n<>\[\]]"
+SLOT_MAX_CHARS = 100
+_RX_SPECIAL = frozenset("\\.^$*+?()[]{}|")
 
 
 def _base_id(env_id: str) -> str:
@@ -179,6 +201,84 @@ def split_placeholder(action: str) -> tuple[str, str] | None:
     if m is None:
         return None
     return action[:m.start()], action[m.end():]
+
+
+def _rx_escape(text: str) -> str:
+    """Escape regex metacharacters only.
+
+    ``re.escape`` also escapes spaces, ``#``, ``-``, ``&`` and ``~``, which some structured-output backends'
+    regex dialects reject.
+    """
+    return "".join("\\" + c if c in _RX_SPECIAL else c for c in text)
+
+
+def action_pattern(actions: Sequence[str], closing: str = "") -> str:
+    """A regular expression matching exactly one of ``actions`` followed by ``closing``.
+
+    An action with a placeholder slot (:func:`split_placeholder`) matches its fixed parts around any argument
+    of 1 to :data:`SLOT_MAX_CHARS` characters of :data:`SLOT_CHARS`. The dialect is the common subset of
+    Python's ``re`` and the structured-output backends' (xgrammar, guidance).
+
+    >>> import re
+    >>> p = action_pattern(["look", "search[<your query>]"], "</action>")
+    >>> bool(re.fullmatch(p, "search[red shirt]</action>")), bool(re.fullmatch(p, "look]</action>"))
+    (True, False)
+    """
+    alts = []
+    for a in dict.fromkeys(actions):
+        sp = split_placeholder(a)
+        if sp is None:
+            alts.append(_rx_escape(a))
+        else:
+            alts.append(f"{_rx_escape(sp[0])}{SLOT_CHARS}{{1,{SLOT_MAX_CHARS}}}{_rx_escape(sp[1])}")
+    if not alts:
+        raise ValueError("action_pattern: no actions to constrain to")
+    return "(" + "|".join(alts) + ")" + _rx_escape(closing)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What ``action_mode: constrain`` decodes for one history.
+
+    Attributes:
+        opening: Text appended to the prompt before decoding (``<action>`` for ReAct templates, else "").
+        pattern: The regex the response must match in full (:func:`action_pattern`).
+    """
+
+    opening: str
+    pattern: str
+
+    def project(self, template: PromptTemplate, text: str, history: History) -> ActionSample:
+        """The sample's action and format verdict for a constrained ``text`` (token fields left empty).
+
+        The action is the template's own projection of ``opening + text`` (so it is normalised exactly as in
+        free generation); the response is format-valid when it matches the pattern in full (it can only fail
+        to when decoding stopped at ``max_new_tokens``).
+        """
+        base = getattr(template, "base", None) or template
+        ok = re.fullmatch(self.pattern, text) is not None
+        action = base.parse(self.opening + text, history).action if ok else ""
+        return ActionSample(text=text, action=action, format_valid=ok,
+                            format_error="" if ok else "constrained response cut at max_new_tokens")
+
+
+def action_constraint(template: PromptTemplate, history: History) -> Constraint | None:
+    """The constraint of ``action_mode: constrain`` for ``history``, or None (free generation).
+
+    Search-R1 templates: one of the forms of :data:`SEARCH_R1_FORMS`, i.e. ``<search> q </search>`` or
+    ``<answer> a </answer>`` with any content (the action space is open text: an env's admissible list, such
+    as DeepSearch's suggested searches and answers, holds examples of these forms, not all of them). Other
+    templates: one of ``history.admissible_actions`` inside ``<action>...</action>`` (the prompt ends with
+    ``<action>``, the pattern with ``</action>``), or None (free generation) without an admissible list.
+    """
+    from empg_gym.prompting import SearchR1Template
+
+    base = getattr(template, "base", None) or template
+    if isinstance(base, SearchR1Template):
+        return Constraint("", action_pattern(SEARCH_R1_FORMS))
+    if history.admissible_actions:
+        return Constraint("<action>", action_pattern(history.admissible_actions, "</action>"))
+    return None
 
 
 #: (prompt ids, candidate continuations' ids) -> per candidate (token log-probs, token entropies).

