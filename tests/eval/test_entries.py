@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,24 @@ from empg_gym.eval.leaderboard import default_root
 ROOT = default_root()
 VOLATILE = ("date", "command", "git_commit", "wall_time_s", "package_version")
 FAST = ("empg/GuessNumber-v0", "empg/KeyDoor-v0")
+#: The real data sets sit next to the repository (``../shared/data``) on CI and development machines.
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+#: env id -> (the environment variable that selects its real data, the folder under ``SHARED``).
+REAL_DATA = {"empg/WebShop-v0": ("WEBSHOP_DATA", "webshop"), "empg/ALFWorld-v0": ("ALFWORLD_DATA", "alfworld")}
+
+
+def use_entry_data(entry, monkeypatch):
+    """Select the data the entry ran on: real data through its environment variable, else none."""
+    var, folder = REAL_DATA.get(entry["env"]["id"], (None, None))
+    if var is None:
+        return
+    if entry["data"]["kind"] != "real":
+        monkeypatch.delenv(var, raising=False)  # a generated-data entry must not pick up a developer's real data
+        return
+    path = Path(os.environ.get(var) or SHARED / folder)
+    if not path.is_dir():
+        pytest.skip(f"{entry['env']['id']} entry ran on real data: set {var} (not found: {path})")
+    monkeypatch.setenv(var, str(path))
 
 
 def measured():
@@ -25,7 +45,8 @@ def measured():
 
 
 @pytest.mark.parametrize(("path", "entry"), measured())
-def test_entry_reproduces(path, entry, tmp_path):
+def test_entry_reproduces(path, entry, tmp_path, monkeypatch):
+    use_entry_data(entry, monkeypatch)
     again = evaluate(
         entry["agent"]["spec"]["backend"],
         entry["env"]["id"],
