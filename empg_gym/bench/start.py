@@ -107,9 +107,9 @@ def _corpus(
     think: str,
     seed: int,
 ) -> list[str]:
-    from empg_gym.prompting import get_template
+    from empg_gym.prompting import format_response, get_template
     from empg_gym.rollout import collect
-    from empg_gym.trainers.sft import NoisyExpert, demo_response
+    from empg_gym.trainers.sft import NoisyExpert
 
     demo = NoisyExpert(1.0, seed)
     collect(
@@ -125,7 +125,7 @@ def _corpus(
     for h, a in demo.pairs:
         msgs = get_template(prompt, h.env_id).messages(h, history_length)
         body = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in msgs)
-        texts.append(body + f"<|im_start|>assistant\n{demo_response(a, think)}<|im_end|>")
+        texts.append(body + f"<|im_start|>assistant\n{format_response(a, think)}<|im_end|>")
     return texts
 
 

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from empg_gym.agent import ActionSample
-from empg_gym.prompting import PromptTemplate, get_template
+from empg_gym.prompting import PromptTemplate, format_response, get_template
 from empg_gym.types import History
 
 if TYPE_CHECKING:
@@ -100,11 +100,6 @@ def _base_id(env_id: str) -> str:
     return env_id.split(":")[-1].rsplit("-v", 1)[0]
 
 
-def _example_response(action: str) -> str:
-    think = f"<think>Next I do: {action}.</think>"
-    return f"{think} {action}" if action.lstrip().startswith("<") else f"{think}<action>{action}</action>"
-
-
 @functools.lru_cache(maxsize=16)
 def _examples_cached(env_id: str, n: int, data_key: tuple[str, ...]) -> str:
     import gymnasium as gym
@@ -131,7 +126,8 @@ def _examples_cached(env_id: str, n: int, data_key: tuple[str, ...]) -> str:
             obs = " ".join(turn.observation.split())
             if len(obs) > EXAMPLE_OBS_CHARS:
                 obs = obs[:EXAMPLE_OBS_CHARS] + " ..."
-            lines.append(f"Observation {j + 1}: {obs}\nResponse {j + 1}: {_example_response(turn.action)}")
+            response = format_response(turn.action, f"Next I do: {turn.action}.", sep=" ")
+            lines.append(f"Observation {j + 1}: {obs}\nResponse {j + 1}: {response}")
         if len(t.turns) > EXAMPLE_MAX_STEPS:
             lines.append(f"(... {len(t.turns) - EXAMPLE_MAX_STEPS} more steps)")
         lines.append("Outcome: " + ("success" if t.won else "not solved"))

@@ -40,10 +40,28 @@ __all__ = [
     "PromptTemplate",
     "ReActTemplate",
     "SearchR1Template",
+    "format_response",
     "get_template",
     "has_cjk",
     "render_prompt",
 ]
+
+def format_response(action: str, think: str, *, sep: str = "") -> str:
+    """A response that plays ``action``: ``<think>{think}</think>``, then the action in its template's form.
+
+    Actions that are already tagged (Search-R1's ``<search> q </search>``) follow the ``<think>`` block as they
+    are, after ``sep``; others go inside ``<action>...</action>``. Behaviour cloning's targets and the few-shot
+    examples are written with it.
+
+    >>> format_response("go north", "ok")
+    '<think>ok</think><action>go north</action>'
+    >>> format_response("<search> Paris </search>", "ok", sep=" ")
+    '<think>ok</think> <search> Paris </search>'
+    """
+    if action.lstrip().startswith("<"):
+        return f"<think>{think}</think>{sep}{action}"
+    return f"<think>{think}</think><action>{action}</action>"
+
 
 #: template name -> template.
 TEMPLATES: dict[str, PromptTemplate] = {

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from empg_gym.agent import ActionSample
+from empg_gym.prompting import format_response
 from empg_gym.types import History
 
 
@@ -45,22 +46,6 @@ class NoisyExpert:
             self.pairs.append((h, a))
             out.append(ActionSample(text=a, action=a))
         return out
-
-
-def demo_response(action: str, think: str) -> str:
-    """The demonstration response for ``action``: ``<think>{think}</think>`` then the action in its template's form.
-
-    Actions that are already tagged (Search-R1's ``<search> q </search>``) follow the ``<think>`` block as they
-    are; others go inside ``<action>...</action>``.
-
-    >>> demo_response("go north", "ok")
-    '<think>ok</think><action>go north</action>'
-    >>> demo_response("<search> Paris </search>", "ok")
-    '<think>ok</think><search> Paris </search>'
-    """
-    if action.lstrip().startswith("<"):
-        return f"<think>{think}</think>{action}"
-    return f"<think>{think}</think><action>{action}</action>"
 
 
 def behaviour_clone(
@@ -124,7 +109,7 @@ def behaviour_clone(
     samples = []
     for h, a in demo.pairs:
         _, pids = agent.prompt(h)
-        response = demo_response(a, think)
+        response = format_response(a, think)
         if not response.startswith(response_prefix):
             raise ValueError(f"response_prefix {response_prefix!r} does not start the demonstration response "
                              f"{response!r}; use a prefix of '<think>{think}</think>' (plus '<action>' for "

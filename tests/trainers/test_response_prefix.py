@@ -8,18 +8,20 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from empg_gym.policy import load_spec  # noqa: E402
+from empg_gym.prompting import format_response  # noqa: E402
 from empg_gym.trainers import train  # noqa: E402
 from empg_gym.trainers.config import TrainConfig  # noqa: E402
 from empg_gym.trainers.pg import PGTrainer  # noqa: E402
-from empg_gym.trainers.sft import behaviour_clone, demo_response  # noqa: E402
+from empg_gym.trainers.sft import behaviour_clone  # noqa: E402
 
 PREFIX = "<think>ok</think><action>"
 KEYDOOR = dict(env_id="empg/KeyDoor-v0", env_kwargs={"size": 2, "num_tasks": 4})
 
 
-def test_demo_response_forms():
-    assert demo_response("go north", "ok") == "<think>ok</think><action>go north</action>"
-    assert demo_response("<answer> Paris </answer>", "ok") == "<think>ok</think><answer> Paris </answer>"
+def test_response_forms():
+    assert format_response("go north", "ok") == "<think>ok</think><action>go north</action>"
+    assert format_response("<answer> Paris </answer>", "ok") == "<think>ok</think><answer> Paris </answer>"
+    assert format_response("<answer> Paris </answer>", "x", sep=" ") == "<think>x</think> <answer> Paris </answer>"
 
 
 def test_config_carries_the_prefix_to_the_agent_and_the_checkpoint(tmp_path):
