@@ -75,26 +75,18 @@ def env_tokenizer(texts: list[str], vocab_size: int) -> Any:
 
 
 def start_agent_spec(train: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """``agent.yaml`` of a start folder: the sampling settings the RL runs use (so its eval is comparable)."""
-    sampling = {
-        "temperature": float(train.get("temperature", 1.0)),
-        "top_p": float(train.get("top_p", 1.0)),
-        "top_k": int(train.get("top_k", 0)),
-        "max_new_tokens": int(train.get("max_new_tokens", 32)),
-    }
-    spec: dict[str, Any] = {
-        "backend": "transformers",
-        "prompt": str(train.get("prompt", "auto")),
-        "sampling": sampling,
-        "history_length": int(train.get("history_length", 2)),
-        "name": name,
-        "logprobs": False,
-    }
-    if train.get("action_mode", "generate") != "generate":
-        spec["action_mode"] = str(train["action_mode"])
-    if train.get("response_prefix"):
-        spec["extra"] = {"response_prefix": str(train["response_prefix"])}
-    return spec
+    """``agent.yaml`` of a start folder: the agent the RL runs train (so its eval is comparable).
+
+    It is :meth:`TrainConfig.agent_spec` of ``train`` (sampling, prompt, history, ``action_mode``,
+    ``response_prefix``, device), written as a checkpoint's: ``model`` is left empty for the loader to fill in.
+    """
+    import dataclasses
+
+    from empg_gym.trainers.config import TrainConfig
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    spec = TrainConfig(**{k: v for k, v in train.items() if k in known}).agent_spec().replace(name=name)
+    return {**spec.to_dict(), "model": None}
 
 
 def _corpus(
