@@ -10,27 +10,32 @@ import pytest
 
 from empg_gym.eval.harness import evaluate
 from empg_gym.eval.leaderboard import default_root
+from empg_gym.eval.tasks import DATA_ENV_VARS
 
 ROOT = default_root()
 VOLATILE = ("date", "command", "git_commit", "wall_time_s", "package_version")
 FAST = ("empg/GuessNumber-v0", "empg/KeyDoor-v0")
 #: The real data sets sit next to the repository (``../shared/data``) on CI and development machines.
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-#: env id -> (the environment variable that selects its real data, the folder under ``SHARED``).
-REAL_DATA = {"empg/WebShop-v0": ("WEBSHOP_DATA", "webshop"), "empg/ALFWorld-v0": ("ALFWORLD_DATA", "alfworld")}
+#: env id -> its folder under ``SHARED``; the variable that selects it is the env's first ``DATA_ENV_VARS``.
+REAL_DATA = {"empg/WebShop-v0": "webshop", "empg/ALFWorld-v0": "alfworld"}
 
 
 def use_entry_data(entry, monkeypatch):
     """Select the data the entry ran on: real data through its environment variable, else none."""
-    var, folder = REAL_DATA.get(entry["env"]["id"], (None, None))
-    if var is None:
-        return
+    env_id = entry["env"]["id"]
+    variables = DATA_ENV_VARS.get(env_id, ())
+    chosen = {v: os.environ.get(v) for v in variables}
+    for v in variables:  # nothing of a developer's data choice leaks into the re-run
+        monkeypatch.delenv(v, raising=False)
     if entry["data"]["kind"] != "real":
-        monkeypatch.delenv(var, raising=False)  # a generated-data entry must not pick up a developer's real data
         return
-    path = Path(os.environ.get(var) or SHARED / folder)
+    if env_id not in REAL_DATA:
+        pytest.skip(f"{env_id} entry ran on real data this test does not know how to select")
+    var = variables[0]
+    path = Path(chosen[var] or SHARED / REAL_DATA[env_id])
     if not path.is_dir():
-        pytest.skip(f"{entry['env']['id']} entry ran on real data: set {var} (not found: {path})")
+        pytest.skip(f"{env_id} entry ran on real data: set {var} (not found: {path})")
     monkeypatch.setenv(var, str(path))
 
 
