@@ -25,7 +25,7 @@ from empg_gym.envs.alfworld.expert import TaskParams, expert_action, task_params
 from empg_gym.envs.alfworld.pddl import TASK_TYPES, Game, load_game
 from empg_gym.envs.alfworld.world import NOTHING_HAPPENS, World
 from empg_gym.envs.base import InvalidAction, TextEnv, Transition
-from empg_gym.envs.provenance import check_int, provenance
+from empg_gym.envs.provenance import check_choice, check_int, provenance
 
 __all__ = ["DATA_ENV_VAR", "SPLITS", "ALFWorldEnv", "GameSet", "resolve_data_dir"]
 
@@ -227,6 +227,8 @@ class ALFWorldEnv(TextEnv):
         seed: Seed of the game generator (fixed per env; episodes are picked by ``reset``'s seed).
         num_games: Use only the first N games of the split.
         task_types: Keep only these task types (names or 1-6).
+        expert: What :meth:`expert_action` plays: ``"oracle"`` (knows where every object is) or ``"search"``
+            (knows only what the agent has been shown, and searches; :mod:`empg_gym.envs.alfworld.expert`).
         render_mode: ``"ansi"`` or ``"human"``.
 
     >>> env = ALFWorldEnv(source="generated")
@@ -243,10 +245,14 @@ class ALFWorldEnv(TextEnv):
         seed: int = 0,
         num_games: int | None = None,
         task_types=None,
+        expert: str = "oracle",
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(render_mode=render_mode, **kwargs)
+        check_choice("expert", expert, ("oracle", "search"))
+        self.expert = expert
+        self.seen: set[str] = set()  # receptacles whose contents the agent has been shown
         self.games = GameSet(split, data_dir, source, seed, num_games, task_types)
         self.world: World | None = None
         self._worlds: OrderedDict[int, World] = OrderedDict()
@@ -273,6 +279,7 @@ class ALFWorldEnv(TextEnv):
             self._worlds.popitem(last=False)
         self.world = world
         self.params = None
+        self.seen = set()
         self.task_type = game.task_type
         self.task_id = self.games.ids[i]
         self.gamefile = game.path
@@ -288,7 +295,10 @@ class ALFWorldEnv(TextEnv):
 
     def _transition(self, parsed: Any) -> Transition:
         assert self.world is not None
+        act = self.world.commands()[parsed]
         obs, _ = self.world.step(parsed)
+        if act[0] in ("goto", "open", "examine_r") and self.world._accessible(act[1]):
+            self.seen.add(act[1])
         won = self.world.won()
         return Transition(
             observation=obs, reward=1.0 if won else 0.0, terminated=won, won=won, score=1.0 if won else 0.0
@@ -319,6 +329,6 @@ class ALFWorldEnv(TextEnv):
         if self.params is None:
             self.params = task_params(self.world.game.problem.goal)
         try:
-            return expert_action(self.world, self.params)
+            return expert_action(self.world, self.params, self.seen if self.expert == "search" else None)
         except (RuntimeError, IndexError, ValueError, StopIteration):
             return "look"  # no plan from here (e.g. the goal already holds): a harmless valid command

@@ -2,9 +2,18 @@
 
 alfworld's ``HandCodedTWAgent`` follows a subgoal list per task type (find obj -> take -> [heat|cool|clean at
 microwave|fridge|sinkbasin] -> find recep -> put; look-at ends with find lamp -> use; pick-two does it twice),
-searching receptacles for the object. This expert follows the same subgoal lists but reads object locations
-from the simulator state instead of searching, so it plays short, deterministic solutions (it is an oracle,
-not a model of the handcoded agent's exploration). It works from any state, including after random moves.
+searching receptacles for the object. This expert follows the same subgoal lists in two modes:
+
+- **oracle** (``seen=None``): it reads object locations from the simulator state instead of searching, so it
+  plays short, deterministic solutions. A text-only policy cannot imitate it well: the prompt does not show
+  why it walks to one cabinet rather than another.
+- **search** (``seen`` = the receptacles whose contents the agent has been shown): it only knows objects it
+  has seen. While no wanted object is known it opens the receptacles in the listing order (TextWorld's,
+  alphabetical) among those that can hold the object's type, skipping the ones already seen, as the handcoded
+  agent explores; then it follows the same plan as the oracle. Every choice it makes is explained by the
+  observations, which is what behaviour cloning needs.
+
+Both work from any state, including after random moves.
 
 :func:`task_params` reads the targets (object, receptacle and lamp classes, needed states) from the goal
 formula.
@@ -107,8 +116,14 @@ def _by_name(w: World, ids) -> list[str]:
     )
 
 
-def expert_action(w: World, params: TaskParams) -> str:
-    """The expert's next command in ``w``'s current state (always a valid command)."""
+def expert_action(w: World, params: TaskParams, seen: set[str] | None = None) -> str:
+    """The expert's next command in ``w``'s current state (always a valid command).
+
+    Args:
+        w: The simulator state.
+        params: The goal's targets (:func:`task_params`).
+        seen: Receptacles whose contents the agent has been shown (search mode), or None (oracle mode).
+    """
     cmds = w.commands()
     p = params
     otype = w.otype
@@ -123,10 +138,13 @@ def expert_action(w: World, params: TaskParams) -> str:
         if held is None or not wanted(held):
             if held is not None:
                 return _drop(w, held, cmds)
-            return _fetch(w, p, wanted, exclude=set(), cmds=cmds)
+            return _fetch(w, p, wanted, exclude=set(), cmds=cmds, seen=seen)
         lamps = [
             o for o in _by_name(w, w.where) if otype.get(o) == p.toggle_type and o in w.static["toggleable"]
+            and (seen is None or w.where[o][0] in seen)
         ]
+        if not lamps:
+            return _explore(w, p.toggle_type, seen or set())
         for lamp in lamps:
             r = w.where[lamp][0]
             if w.recep_loc.get(r) == w.loc:
@@ -156,11 +174,23 @@ def expert_action(w: World, params: TaskParams) -> str:
         exclude=placed | set(w.contents.get(target, ())) if p.count > 1 else set(),
         cmds=cmds,
         avoid=target if p.count > 1 else None,
+        seen=seen,
     )
 
 
-def _fetch(w: World, p: TaskParams, wanted, exclude: set[str], cmds: dict, avoid: str | None = None) -> str:
-    """Go to (and open) the best receptacle holding a wanted object, then take it."""
+def _fetch(
+    w: World,
+    p: TaskParams,
+    wanted,
+    exclude: set[str],
+    cmds: dict,
+    avoid: str | None = None,
+    seen: set[str] | None = None,
+) -> str:
+    """Go to (and open) the best receptacle holding a wanted object, then take it.
+
+    In search mode only receptacles in ``seen`` count; with no wanted object among them, explore.
+    """
     need = {"clean": "cleanable", "hot": "heatable", "cool": "coolable"}.get(p.state)
     cands: list[tuple] = []
     for o in _by_name(w, w.where):
@@ -169,17 +199,37 @@ def _fetch(w: World, p: TaskParams, wanted, exclude: set[str], cmds: dict, avoid
         if need and o not in w.static[need]:
             continue
         for r in w.where[o]:
-            if r == avoid or r not in w.recep_loc:
+            if r == avoid or r not in w.recep_loc or (seen is not None and r not in seen):
                 continue
             cost = (0 if w.recep_loc[r] == w.loc else 1) + (
                 1 if r in w.static["openable"] and r not in w.opened else 0
             )
             cands.append((cost, len(cands), o, r))
     if not cands:
+        if seen is not None:
+            return _explore(w, p.obj_type, seen, avoid)
         raise RuntimeError(f"expert: no {p.obj_type} left to take")
     _, _, o, r = min(cands)
     step = _go_or_act(w, r, cmds)
     return step or f"take {w.n(o)} from {w.n(r)}"
+
+
+def _explore(w: World, obj_type: str, seen: set[str], avoid: str | None = None) -> str:
+    """Search mode: go to (and open) the first unseen receptacle, in listing order, that can hold ``obj_type``.
+
+    A type that is never placed (a desk lamp) may stand on any receptacle.
+
+    Raises:
+        RuntimeError: Every such receptacle has been seen (the caller falls back to a harmless command).
+    """
+    placeable = any(ot == obj_type for _, ot in w.can_contain)  # lamps are not: they may stand on anything
+    for r in w.receps:
+        if r in seen or r == avoid or r not in w.recep_loc:
+            continue
+        if placeable and (w.rtype.get(r), obj_type) not in w.can_contain:
+            continue
+        return _go_or_act(w, r, {}) or f"examine {w.n(r)}"  # examine: another receptacle's spot
+    raise RuntimeError(f"expert: searched every receptacle for {obj_type}")
 
 
 def _drop(w: World, o: str, cmds: dict) -> str:
