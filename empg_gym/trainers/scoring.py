@@ -80,9 +80,34 @@ def pack(samples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0
 
 
 def response_logits(model: torch.nn.Module, batch: Packed) -> torch.Tensor:
-    """Logits ``[B, R, V]`` predicting each response token."""
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    logits = out.logits  # [B, L, V]
+    """Logits ``[B, R, V]`` predicting each response token.
+
+    Only the response positions go through the output layer: a pre-hook on the model's output embeddings
+    gathers their hidden states, so the ``[B, L, V]`` logits of the prompt are never built (with a small
+    model and a large vocabulary the output layer is most of the forward and backward cost). A model whose
+    output layer is not called as a module gets the full logits, gathered afterwards (same values).
+    """
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    ran: list[bool] = []
+    handle = None
+    if isinstance(head, torch.nn.Module):
+        def keep_response_positions(_module: torch.nn.Module, args: tuple) -> tuple:
+            hidden = args[0]  # [B, L, H]
+            if ran or hidden.dim() != 3 or hidden.shape[:2] != batch.input_ids.shape:
+                return args
+            ran.append(True)
+            idx = batch.resp_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+            return (torch.gather(hidden, 1, idx), *args[1:])
+
+        handle = head.register_forward_pre_hook(keep_response_positions)
+    try:
+        out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    finally:
+        if handle is not None:
+            handle.remove()
+    logits = out.logits
+    if ran:
+        return logits  # [B, R, V]
     idx = batch.resp_index.unsqueeze(-1).expand(-1, -1, logits.shape[-1])  # [B, R, V]
     return torch.gather(logits, 1, idx)
 

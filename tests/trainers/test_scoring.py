@@ -42,3 +42,27 @@ def test_score_matches_unpadded_forward(mbs):
         torch.testing.assert_close(lp, want_lp, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(ent, want_ent, atol=1e-5, rtol=1e-5)
         assert torch.all(ent >= 0) and torch.all(ent <= torch.log(torch.tensor(64.0)) + 1e-5)
+
+
+def test_response_logits_run_the_output_layer_on_response_positions_only():
+    from empg_gym.trainers.scoring import response_logits
+
+    model = tiny_lm()
+    pb = pack(SAMPLES)
+    seen = []
+    handle = model.get_output_embeddings().register_forward_hook(lambda m, a, out: seen.append(out.shape))
+    logits = response_logits(model, pb)
+    handle.remove()
+    assert seen == [(3, 4, logits.shape[-1])]  # [B, R, V], not [B, L, V]
+    full = model(input_ids=pb.input_ids, attention_mask=pb.attention_mask).logits
+    want = torch.gather(full, 1, pb.resp_index.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+    torch.testing.assert_close(logits, want, atol=1e-6, rtol=1e-6)
+    # the gradient is the same as through the full logits
+    (logits * pb.resp_mask.unsqueeze(-1)).sum().backward()
+    g_hook = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    full = model(input_ids=pb.input_ids, attention_mask=pb.attention_mask).logits
+    want = torch.gather(full, 1, pb.resp_index.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+    (want * pb.resp_mask.unsqueeze(-1)).sum().backward()
+    for a, b in zip(g_hook, (p.grad for p in model.parameters()), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
