@@ -87,7 +87,8 @@ def response_logits(model: torch.nn.Module, batch: Packed) -> torch.Tensor:
     model and a large vocabulary the output layer is most of the forward and backward cost). A model whose
     output layer is not called as a module gets the full logits, gathered afterwards (same values).
     """
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    get_head = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
     ran: list[bool] = []
     handle = None
     if isinstance(head, torch.nn.Module):
