@@ -300,6 +300,17 @@ def make_report(
                 {lk: erep["lists"][lk]["start_success"] for lk in erep["lists"]},
             )
             lines += [f"![learning curves]({png.name})", ""]
+            epng = root / f"entropy_{env}.png"
+            if _plot_entropy(
+                env, {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods}, epng
+            ):
+                lines += [
+                    "Step entropy per iteration (EMPG's signal: the mean token entropy of each step of the "
+                    "rollout): median and 10th-90th percentile band, averaged over seeds.",
+                    "",
+                    f"![step entropy]({epng.name})",
+                    "",
+                ]
         rep["envs"][env] = erep
     if data["unfinished"]:
         lines += ["Unfinished runs (not in the tables): " + ", ".join(data["unfinished"]), ""]
@@ -345,3 +356,34 @@ def _plot(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_entropy(env: str, metrics: Mapping[str, list[list[dict[str, Any]]]], path: Path) -> bool:
+    """Per-iteration step-entropy distribution (p10 / p50 / p90, mean over seeds); False if not recorded."""
+    from empg_gym._optional import require
+
+    keys = ("step_entropy_p10", "step_entropy_p50", "step_entropy_p90")
+    runs_of = {m: [r for r in runs if r and all(k in r[0] for k in keys)] for m, runs in metrics.items()}
+    if not any(runs_of.values()):
+        return False
+    matplotlib = require("matplotlib", extra="plot", why="benchmark plots")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for m, runs in runs_of.items():
+        if not runs:
+            continue
+        n = min(len(r) for r in runs)
+        q = np.array([[[row[k] for k in keys] for row in r[:n]] for r in runs]).mean(axis=0)  # [iters, 3]
+        x = np.arange(1, n + 1)
+        (line,) = ax.plot(x, q[:, 1], label=f"{m} ({len(runs)} seeds)")
+        ax.fill_between(x, q[:, 0], q[:, 2], color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("step entropy (nats)")
+    ax.set_title(f"{env}: step entropy, median and p10-p90 (mean over seeds)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

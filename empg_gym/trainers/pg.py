@@ -543,6 +543,9 @@ class PGTrainer:
         row.update({
             "train_return": float(np.mean([sum(r) for r in rewards])),
             "step_entropy": float(scored.step_entropy[live].mean()) if len(live) else 0.0,
+            # the distribution of step entropies (EMPG's signal), per iteration
+            **{f"step_entropy_p{q}": float(np.percentile(scored.step_entropy[live], q)) if len(live) else 0.0
+               for q in (10, 50, 90)},
             "adv_mean": float(adv.mean()), "adv_std": float(adv.std()),
             "adv_abs_max": float(np.abs(adv).max()),
             "steps": len(batch), "tokens": scored.n_tokens, **upd,

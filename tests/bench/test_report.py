@@ -63,6 +63,7 @@ def results(tmp_path):
                 "time_update": 3.0,
                 "time_total": 6.0,
                 "tokens": 100,
+                **({"step_entropy_p10": 0.1, "step_entropy_p50": 0.5, "step_entropy_p90": 0.9} if m == "empg" else {}),
             }
             for i in range(3)
         ]
@@ -100,3 +101,22 @@ def test_report_numbers(results):
 def test_report_needs_a_results_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a benchmark results folder"):
         make_report(tmp_path)
+
+
+def test_report_plots_curves_and_the_step_entropy_distribution(results):
+    pytest.importorskip("matplotlib")
+    make_report(results)
+    md = (results / "report.md").read_text()
+    assert (results / "curves_guess.png").is_file() and (results / "entropy_guess.png").is_file()
+    assert "![step entropy](entropy_guess.png)" in md
+
+
+def test_report_leaves_the_entropy_plot_out_when_not_recorded(results):
+    pytest.importorskip("matplotlib")
+    for p in results.glob("runs/guess/empg/s*/guess-empg-s*/metrics.jsonl"):
+        rows = [{k: v for k, v in json.loads(x).items() if not k.startswith("step_entropy_")}
+                for x in p.read_text().splitlines()]
+        p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    make_report(results)
+    assert not (results / "entropy_guess.png").exists()
+    assert "step entropy" not in (results / "report.md").read_text()

@@ -77,7 +77,10 @@ def _run_and_check(tmp_path, **kw):
 
 
 def test_two_iterations_empg_change_weights_and_checkpoint_loads(tmp_path):
-    _run_and_check(tmp_path, estimator="empg")
+    run = _run_and_check(tmp_path, estimator="empg")
+    for row in (json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()):
+        q = [row[f"step_entropy_p{p}"] for p in (10, 50, 90)]
+        assert 0 <= q[0] <= q[1] <= q[2] and q[0] <= row["step_entropy"] <= q[2]  # the distribution's spread
 
 
 @pytest.fixture(scope="module")
