@@ -8,9 +8,9 @@ searching receptacles for the object. This expert follows the same subgoal lists
   plays short, deterministic solutions. A text-only policy cannot imitate it well: the prompt does not show
   why it walks to one cabinet rather than another.
 - **search** (``seen`` = the receptacles whose contents the agent has been shown): it only knows objects it
-  has seen. While no wanted object is known it opens the receptacles in the listing order (TextWorld's,
-  alphabetical) among those that can hold the object's type, skipping the ones already seen, as the handcoded
-  agent explores; then it follows the same plan as the oracle. Every choice it makes is explained by the
+  has seen. While no wanted object is known it opens the receptacles in the order of their names (cabinet 1,
+  cabinet 2, ..., countertop 1: the order of the admissible commands) among those that can hold the object's
+  type, skipping the ones already seen, as the handcoded agent explores; then it follows the same plan as the oracle. Every choice it makes is explained by the
   observations, which is what behaviour cloning needs.
 
 Both work from any state, including after random moves.
@@ -215,7 +215,7 @@ def _fetch(
 
 
 def _explore(w: World, obj_type: str, seen: set[str], avoid: str | None = None) -> str:
-    """Search mode: go to (and open) the first unseen receptacle, in listing order, that can hold ``obj_type``.
+    """Search mode: go to (and open) the first unseen receptacle, by name, that can hold ``obj_type``.
 
     A type that is never placed (a desk lamp) may stand on any receptacle.
 
@@ -223,7 +223,7 @@ def _explore(w: World, obj_type: str, seen: set[str], avoid: str | None = None) 
         RuntimeError: Every such receptacle has been seen (the caller falls back to a harmless command).
     """
     placeable = any(ot == obj_type for _, ot in w.can_contain)  # lamps are not: they may stand on anything
-    for r in w.receps:
+    for r in _by_name(w, w.receps):
         if r in seen or r == avoid or r not in w.recep_loc:
             continue
         if placeable and (w.rtype.get(r), obj_type) not in w.can_contain:
