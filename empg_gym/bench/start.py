@@ -197,6 +197,7 @@ def build_start(
             history_length=hist,
             num_tasks=spec.bc_tasks,
             response_prefix=str(train.get("response_prefix", "")),
+            prompt_loss_weight=spec.bc_prompt_loss,
         )
     else:  # an untrained model with the env tokenizer (cost measurements: every episode runs to the limit)
         stats = {"first_loss": float("nan"), "last_loss": float("nan"), "turns": 0}

@@ -95,6 +95,8 @@ class StartSpec:
         bc_steps: Optimizer steps of behaviour cloning.
         bc_batch_size: Turns per step.
         bc_lr: AdamW learning rate.
+        bc_prompt_loss: Weight of the auxiliary next-token loss on the demonstration prompts
+            (:func:`empg_gym.trainers.sft.behaviour_clone`'s ``prompt_loss_weight``; 0: responses only).
         think: The reasoning text inside ``<think>`` in the demonstrations.
         seed: Seed of weights, demonstrations and batches.
     """
@@ -111,6 +113,7 @@ class StartSpec:
     bc_steps: int = 300
     bc_batch_size: int = 16
     bc_lr: float = 2e-3
+    bc_prompt_loss: float = 0.0
     think: str = "ok"
     seed: int = 0
 
@@ -133,6 +136,8 @@ class StartSpec:
             errs.append("bc_steps must be >= 0")
         if self.hidden_size % self.num_heads:
             errs.append(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
+        if self.bc_prompt_loss < 0:
+            errs.append("bc_prompt_loss must be >= 0")
         if not 0 <= self.expert_prob <= 1:
             errs.append("expert_prob must be in [0, 1]")
         if self.vocab_size < 300:

@@ -66,6 +66,7 @@ def behaviour_clone(
     history_length: int = 2,
     num_tasks: int | None = None,
     response_prefix: str = "",
+    prompt_loss_weight: float = 0.0,
 ) -> dict[str, float]:
     """Train ``model`` in place to imitate a noisy expert on ``env_id``; returns loss statistics.
 
@@ -88,6 +89,11 @@ def behaviour_clone(
         response_prefix: The agent's ``extra.response_prefix``: it ends the prompt, and the target is the rest
             of the response (so the loss falls on what the policy generates, not on a fixed frame). Every
             demonstration response must start with it.
+        prompt_loss_weight: Weight of an auxiliary language-modelling loss on the prompt tokens (next-token
+            prediction over the observations, passages and history). The response loss alone is a few tokens
+            per turn; the prompts repeat names (a passage's title in its text, a question's entity in the
+            search), which is the signal a from-scratch model needs to learn to copy. 0 (default): responses
+            only. The reported losses are the response loss.
 
     Raises:
         ValueError: A demonstration response does not start with ``response_prefix``.
@@ -125,11 +131,23 @@ def behaviour_clone(
     for _ in range(steps):
         idx = g.choice(len(samples), size=min(batch_size, len(samples)), replace=False)
         pb = pack([samples[i] for i in idx], pad).to(device)
-        logits = response_logits(model, pb)
+        if prompt_loss_weight:
+            full = model(input_ids=pb.input_ids, attention_mask=pb.attention_mask, use_cache=False).logits
+            logits = torch.gather(full, 1, pb.resp_index.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+        else:
+            logits = response_logits(model, pb)
         logp, _ = token_logprobs_entropy(logits, pb.resp_ids, with_entropy=False)
         loss = -(logp * pb.resp_mask).sum() / pb.resp_mask.sum()
+        total = loss
+        if prompt_loss_weight:
+            # next-token loss at positions 0 .. p-2 (predicting prompt tokens 1 .. p-1)
+            pos = torch.arange(pb.input_ids.shape[1] - 1, device=device)
+            pmask = (pos.unsqueeze(0) < pb.last_prompt_index.unsqueeze(1)).float()
+            lp_all = torch.log_softmax(full[:, :-1].float(), dim=-1)
+            lp = torch.gather(lp_all, -1, pb.input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            total = loss + prompt_loss_weight * (-(lp * pmask).sum() / pmask.sum().clamp(min=1.0))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(float(loss.detach()))

@@ -10,8 +10,8 @@ searching receptacles for the object. This expert follows the same subgoal lists
 - **search** (``seen`` = the receptacles whose contents the agent has been shown): it only knows objects it
   has seen. While no wanted object is known it opens the receptacles in the order of their names (cabinet 1,
   cabinet 2, ..., countertop 1: the order of the admissible commands) among those that can hold the object's
-  type, skipping the ones already seen, as the handcoded agent explores; then it follows the same plan as the oracle. Every choice it makes is explained by the
-  observations, which is what behaviour cloning needs.
+  type, skipping the ones already seen, as the handcoded agent explores; then it follows the same plan as
+  the oracle. Every choice it makes is explained by the observations, which is what behaviour cloning needs.
 
 Both work from any state, including after random moves.
 
