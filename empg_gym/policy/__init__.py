@@ -127,6 +127,10 @@ class AgentSpec:
         action_mode: ``"generate"`` (free generation) or ``"choose"`` (the admissible action with the highest
             mean token log-likelihood; transformers and vllm) or ``"constrain"`` (decoding constrained to the
             admissible actions by vLLM structured outputs; vllm); see :mod:`.modes`.
+        choice_score: How ``choose`` scores a candidate action: ``"mean"`` (mean token log-probability, so
+            a model that was never trained on the env does not prefer short actions) or ``"sum"`` (the
+            action's log-probability: the choice is the model's own distribution renormalised over the
+            admissible actions, which is what a model trained on the env's actions should sample from).
     """
 
     backend: str
@@ -147,6 +151,7 @@ class AgentSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
     few_shot: int = 0
     action_mode: str = "generate"
+    choice_score: str = "mean"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -186,6 +191,8 @@ class AgentSpec:
                              f"got {self.few_shot!r}")
         if self.action_mode not in ("generate", "choose", "constrain"):
             raise ValueError(f"action_mode must be 'generate', 'choose' or 'constrain', got {self.action_mode!r}")
+        if self.choice_score not in ("mean", "sum"):
+            raise ValueError(f"choice_score must be 'mean' or 'sum', got {self.choice_score!r}")
         if self.action_mode == "choose" and self.backend not in ("transformers", "vllm"):
             raise ValueError("action_mode 'choose' needs log-probs of candidates: backend transformers or "
                              f"vllm, not {self.backend!r}")
@@ -207,7 +214,7 @@ class AgentSpec:
         d["sampling"] = dict(self.sampling)
         d["extra"] = dict(self.extra)
         # action-mode fields are written only when set, so specs without them keep their hash
-        for key, default in (("few_shot", 0), ("action_mode", "generate")):
+        for key, default in (("few_shot", 0), ("action_mode", "generate"), ("choice_score", "mean")):
             if d[key] == default:
                 del d[key]
         return d

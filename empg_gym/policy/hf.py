@@ -449,7 +449,8 @@ class TransformersAgent:
             histories, tokenizer=self.tokenizer, prompt_for=self.prompt,
             template_for_history=lambda h: template_for(self.spec, h.env_id),
             score=hf_scorer(self.model), generate_free=self._generate,
-            generate_slot=slot, temperature=self.temperature, greedy=self.greedy, rng=self._choice_rng)
+            generate_slot=slot, temperature=self.temperature, greedy=self.greedy, rng=self._choice_rng,
+            choice_score=self.spec.choice_score)
 
 
 def hf_scorer(model: Any, temperature: float = 1.0) -> Scorer:

@@ -12,7 +12,10 @@ Agent-spec settings, usable together and with any prompt template:
 - ``action_mode: choose`` replaces free generation by a choice among the admissible actions: the prompt
   (chat template applied, ``response_prefix``, then ``<action>``) is scored against every candidate
   continuation ``"{a}</action>"``; the candidate's score is its **mean token log-probability** (length
-  normalised, so short actions such as ``look`` do not win by default); with ``greedy`` / ``temperature: 0``
+  normalised, so short actions such as ``look`` do not win by default), or with ``choice_score: sum`` its
+  log-probability (the model's own distribution over the admissible actions: a mean over ~6 tokens divides
+  the log-odds between two candidates that differ in one token by ~6, so a trained model choosing by the
+  mean samples almost uniformly at temperature 1); with ``greedy`` / ``temperature: 0``
   the best candidate is taken, else one is drawn from ``softmax(score / T)`` with the agent's own generator.
   The response is ``<action>{a}</action>`` (format-valid by construction; no reasoning is generated).
   Candidates are scored under the model's own distribution ``softmax(z)`` (the temperature acts on the choice
@@ -295,6 +298,7 @@ def choose_actions(
     temperature: float,
     greedy: bool,
     rng: Any,
+    choice_score: str = "mean",
 ) -> list[ActionSample]:
     """The ``choose`` action mode over any backend (see the module docstring).
 
@@ -310,6 +314,8 @@ def choose_actions(
         temperature: Softmax temperature of the choice.
         greedy: Take the best candidate.
         rng: A ``numpy.random.Generator`` for the draw.
+        choice_score: ``"mean"`` (mean token log-probability of a candidate) or ``"sum"`` (its
+            log-probability).
 
     Returns:
         One sample per history.
@@ -320,6 +326,8 @@ def choose_actions(
 
     def ids(text: str) -> list[int]:
         return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+    reduce = np.sum if choice_score == "sum" else np.mean
 
     def pick(s: Any) -> int:
         if greedy or temperature <= 0:
@@ -349,13 +357,13 @@ def choose_actions(
             k = 0
             if len(slots) > 1:  # which form (e.g. search or answer): the likelier head
                 sc = score(pids, [ids(hd) for hd, _ in slots])
-                k = pick(np.array([float(np.mean(lp)) if lp else -np.inf for lp, _ in sc]))
+                k = pick(np.array([float(reduce(lp)) if lp else -np.inf for lp, _ in sc]))
             head, tail = slots[k]
             slot_jobs.append((i, ptext + head, opening, head, tail.strip() or closing, pids + ids(head)))
             continue
         cont_ids = [ids(f"{a}{closing}") for a in cands]
         scored = score(pids, cont_ids)
-        k = pick(np.array([float(np.mean(lp)) if lp else -np.inf for lp, _ in scored]))
+        k = pick(np.array([float(reduce(lp)) if lp else -np.inf for lp, _ in scored]))
         lp, ent = scored[k]
         out[i] = ActionSample(text=f"{opening}{cands[k]}{closing}", action=cands[k], format_valid=True,
                               prompt=ptext, prompt_token_ids=tuple(pids), token_ids=tuple(cont_ids[k]),

@@ -192,7 +192,7 @@ class VLLMAgent:
         return choose_actions(histories, tokenizer=self.tokenizer, prompt_for=self._prompt, score=score,
                               template_for_history=lambda h: template_for(self.spec, h.env_id),
                               generate_free=self._generate, generate_slot=slot, temperature=temperature,
-                              greedy=greedy, rng=rng)
+                              greedy=greedy, rng=rng, choice_score=self.spec.choice_score)
 
     def _constrain(self, histories: Sequence[History]) -> list[ActionSample]:
         """``action_mode: constrain``: one request per history, decoded under vLLM structured outputs.

@@ -63,12 +63,16 @@ class TrainConfig:
     and trained."""
     action_mode: str = "generate"
     """How the policy acts (the agent spec's ``action_mode``; :mod:`empg_gym.policy.modes`): ``generate`` (free
-    generation) or ``choose`` (an admissible action drawn from ``softmax(mean token log-prob / temperature)``
-    over the env's admissible list; placeholders such as WebShop's search query and Search-R1's contents are
+    generation) or ``choose`` (an admissible action drawn from ``softmax(score / temperature)`` over the env's
+    admissible list, the score being the mean token log-prob or the log-prob, see ``choice_score``; placeholders such as WebShop's search query and Search-R1's contents are
     generated). In ``choose`` mode the trained tokens are the chosen action's (``{a}</action>``) after a
     prompt that ends with ``<action>``; the update raises or lowers their log-likelihood, which is what the
     choice score is made of (the normaliser over the other candidates is not differentiated), and EMPG's
     step entropy is the mean full-vocabulary token entropy of the chosen action."""
+    choice_score: str = "mean"
+    """How ``choose`` scores a candidate (the agent spec's ``choice_score``): ``mean`` token log-probability,
+    or ``sum`` (the action's log-probability, so the choice is the model's own distribution over the
+    admissible actions and the trained tokens' log-likelihood is exactly the choice's unnormalised score)."""
     temperature: float = DEFAULT_SAMPLING["temperature"]
     """Sampling temperature of the rollout."""
     top_p: float = DEFAULT_SAMPLING["top_p"]
@@ -273,7 +277,7 @@ class TrainConfig:
         return AgentSpec(backend="transformers", model=self.model, prompt=self.prompt, sampling=sampling,
                          history_length=self.history_length, name=Path(self.output_dir).name, seed=self.seed,
                          device=self.device, dtype=self.dtype, logprobs=False, extra=extra,
-                         action_mode=self.action_mode)
+                         action_mode=self.action_mode, choice_score=self.choice_score)
 
     def estimator_call_kwargs(self) -> dict[str, Any]:
         """The estimator's kwargs: ``estimator_kwargs`` and ``protocol`` (if the estimator takes it)."""

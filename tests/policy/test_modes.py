@@ -30,13 +30,13 @@ class _CharTok:
         return "".join(chr(i) for i in ids)
 
 
-def _choose(histories, score, slot=None, greedy=True, rng=None):
+def _choose(histories, score, slot=None, greedy=True, rng=None, choice_score="mean"):
     tok = _CharTok()
     return choose_actions(histories, tokenizer=tok, prompt_for=lambda h: ("P", [80]),
                           template_for_history=lambda h: get_template("auto", h.env_id), score=score,
                           generate_free=lambda hs: pytest.fail("no free generation expected"),
                           generate_slot=slot, temperature=1.0, greedy=greedy,
-                          rng=rng if rng is not None else np.random.default_rng(0))
+                          rng=rng if rng is not None else np.random.default_rng(0), choice_score=choice_score)
 
 
 def _scripted(scores, calls):
@@ -108,7 +108,26 @@ def test_few_shot_template_wraps_the_base(monkeypatch):
     assert template_for(AgentSpec(backend="random"), "empg/KeyDoor-v0") is get_template("react")
 
 
+def test_choice_score_sum_is_the_actions_log_probability():
+    """``sum``: an action's score is its log-probability, so a long action is not favoured by its mean."""
+    h = History("empg/ALFWorld-v0", "t", (), "obs", ("ab", "abcdef"))
+    # per-token log-probs: "ab</action>" 11 tokens at -0.3 (sum -3.3); "abcdef</action>" 15 at -0.25 (sum -3.75)
+    def score(prompt, conts):
+        return [([-0.3 if len(c) == 11 else -0.25] * len(c), [0.0] * len(c)) for c in conts]
+
+    assert _choose([h], score)[0].action == "abcdef"  # the better mean
+    assert _choose([h], score, choice_score="sum")[0].action == "ab"  # the likelier action
+    # sampled: probabilities exp(-3.3) : exp(-3.75) = 0.611 : 0.389
+    rng = np.random.default_rng(3)
+    picks = [_choose([h], score, greedy=False, rng=rng, choice_score="sum")[0].action for _ in range(2000)]
+    assert abs(picks.count("ab") / 2000 - 1 / (1 + np.exp(-0.45))) < 0.03
+
+
 def test_spec_validates_action_modes():
+    with pytest.raises(ValueError, match="choice_score"):
+        AgentSpec(backend="transformers", model="tiny:qwen2", action_mode="choose", choice_score="max")
+    assert "choice_score" not in AgentSpec(backend="random").to_dict()
+    assert AgentSpec(backend="random", choice_score="sum").to_dict()["choice_score"] == "sum"
     with pytest.raises(ValueError, match="action_mode"):
         AgentSpec(backend="transformers", model="tiny:qwen2", action_mode="constrained")
     with pytest.raises(ValueError, match="few_shot"):
