@@ -14,7 +14,9 @@ RL seed of that env, so each method starts from the same weights:
    with ChatML special tokens and template (any text still encodes: the 256 bytes are in the alphabet).
 2. Model: a Qwen2/Llama config of ``num_layers`` x ``hidden_size`` (tied embeddings), seeded.
 3. Behaviour cloning (:func:`empg_gym.trainers.sft.behaviour_clone`): a noisy expert on the train split
-   (expert action with probability ``expert_prob``, else a random admissible one), ``bc_steps`` AdamW steps.
+   (expert action with probability ``expert_prob``, else a random admissible one), ``bc_rounds`` rounds of
+   ``bc_steps`` AdamW steps, each round on a fresh draw of demonstrations (seed ``seed + round`` from the
+   second round on) with a fresh optimizer; each finished round is saved, so a killed build resumes.
 4. Saved as a Hugging Face folder (weights, tokenizer, ``agent.yaml`` with the run's sampling settings,
    ``start.json`` with the BC statistics and wall time), written to a temporary folder and renamed into
    place, so ``empg-eval --agent <folder>`` and ``empg-train --model <folder>`` both work on it.
@@ -30,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from empg_gym._io import write_json_atomic
 from empg_gym.bench.suite import StartSpec
 
 __all__ = ["build_start", "env_tokenizer", "start_agent_spec"]
@@ -180,25 +183,46 @@ def build_start(
     model.generation_config.pad_token_id = tok.pad_token_id
     t1 = time.perf_counter()
     if spec.bc_steps > 0:
-        stats = behaviour_clone(
-            model,
-            tok,
-            env_id,
-            episodes=spec.bc_episodes,
-            env_kwargs=env_kwargs,
-            max_steps=max_steps,
-            expert_prob=spec.expert_prob,
-            think=spec.think,
-            steps=spec.bc_steps,
-            batch_size=spec.bc_batch_size,
-            lr=spec.bc_lr,
-            seed=spec.seed,
-            prompt=prompt,
-            history_length=hist,
-            num_tasks=spec.bc_tasks,
-            response_prefix=str(train.get("response_prefix", "")),
-            prompt_loss_weight=spec.bc_prompt_loss,
-        )
+        from safetensors.torch import load_file, save_file
+
+        rounds_dir = out.with_name(f".{out.name}.rounds")  # finished rounds: a killed build resumes from them
+        done = 0
+        while (rounds_dir / f"round_{done + 1}.safetensors").is_file():
+            done += 1
+        if done:
+            model.load_state_dict(load_file(str(rounds_dir / f"round_{done}.safetensors")), strict=False)
+        per_round = json.loads((rounds_dir / "stats.json").read_text()) if done else []
+        per_round = per_round[:done]
+        for r in range(done + 1, spec.bc_rounds + 1):
+            stats = behaviour_clone(
+                model,
+                tok,
+                env_id,
+                episodes=spec.bc_episodes,
+                env_kwargs=env_kwargs,
+                max_steps=max_steps,
+                expert_prob=spec.expert_prob,
+                think=spec.think,
+                steps=spec.bc_steps,
+                batch_size=spec.bc_batch_size,
+                lr=spec.bc_lr,
+                seed=spec.seed + (r if r > 1 else 0),  # round r > 1: a fresh draw of demonstrations
+                prompt=prompt,
+                history_length=hist,
+                num_tasks=spec.bc_tasks,
+                response_prefix=str(train.get("response_prefix", "")),
+                prompt_loss_weight=spec.bc_prompt_loss,
+            )
+            per_round.append(stats)
+            if r < spec.bc_rounds:
+                rounds_dir.mkdir(parents=True, exist_ok=True)
+                state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+                if config.tie_word_embeddings:
+                    state.pop("lm_head.weight", None)
+                save_file(state, str(rounds_dir / f".round_{r}.tmp"))
+                write_json_atomic(rounds_dir / "stats.json", per_round)
+                os.replace(rounds_dir / f".round_{r}.tmp", rounds_dir / f"round_{r}.safetensors")
+        stats = {**per_round[-1], "first_loss": per_round[0]["first_loss"], "rounds": per_round}
     else:  # an untrained model with the env tokenizer (cost measurements: every episode runs to the limit)
         stats = {"first_loss": float("nan"), "last_loss": float("nan"), "turns": 0}
     t2 = time.perf_counter()
@@ -228,4 +252,5 @@ def build_start(
     if out.exists():  # an incomplete earlier attempt
         shutil.rmtree(out)
     os.replace(tmp, out)
+    shutil.rmtree(out.with_name(f".{out.name}.rounds"), ignore_errors=True)
     return out

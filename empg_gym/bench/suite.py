@@ -92,7 +92,8 @@ class StartSpec:
         bc_tasks: Distinct training tasks in the demonstrations (``task_index`` 0..bc_tasks-1).
         expert_prob: Probability of the expert's action at each demonstrated turn (else a random admissible
             action): below 1 gives a partial policy and state coverage off the expert's path.
-        bc_steps: Optimizer steps of behaviour cloning.
+        bc_steps: Optimizer steps of behaviour cloning (per round).
+        bc_rounds: Rounds of behaviour cloning, each on a fresh draw of demonstrations with a fresh optimizer.
         bc_batch_size: Turns per step.
         bc_lr: AdamW learning rate.
         bc_prompt_loss: Weight of the auxiliary next-token loss on the demonstration prompts
@@ -114,6 +115,7 @@ class StartSpec:
     bc_batch_size: int = 16
     bc_lr: float = 2e-3
     bc_prompt_loss: float = 0.0
+    bc_rounds: int = 1
     think: str = "ok"
     seed: int = 0
 
@@ -129,6 +131,7 @@ class StartSpec:
             "bc_episodes",
             "bc_tasks",
             "bc_batch_size",
+            "bc_rounds",
         ):
             if getattr(self, k) < 1:
                 errs.append(f"{k} must be >= 1")
