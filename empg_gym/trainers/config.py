@@ -64,11 +64,12 @@ class TrainConfig:
     action_mode: str = "generate"
     """How the policy acts (the agent spec's ``action_mode``; :mod:`empg_gym.policy.modes`): ``generate`` (free
     generation) or ``choose`` (an admissible action drawn from ``softmax(score / temperature)`` over the env's
-    admissible list, the score being the mean token log-prob or the log-prob, see ``choice_score``; placeholders such as WebShop's search query and Search-R1's contents are
-    generated). In ``choose`` mode the trained tokens are the chosen action's (``{a}</action>``) after a
-    prompt that ends with ``<action>``; the update raises or lowers their log-likelihood, which is what the
-    choice score is made of (the normaliser over the other candidates is not differentiated), and EMPG's
-    step entropy is the mean full-vocabulary token entropy of the chosen action."""
+    admissible list, the score being the mean token log-prob or the log-prob, see ``choice_score``;
+    placeholders such as WebShop's search query and Search-R1's contents are generated). In ``choose`` mode
+    the trained tokens are the chosen action's (``{a}</action>``) after a prompt that ends with ``<action>``;
+    the update raises or lowers their log-likelihood, which is what the choice score is made of (the
+    normaliser over the other candidates is not differentiated), and EMPG's step entropy is the mean
+    full-vocabulary token entropy of the chosen action."""
     choice_score: str = "mean"
     """How ``choose`` scores a candidate (the agent spec's ``choice_score``): ``mean`` token log-probability,
     or ``sum`` (the action's log-probability, so the choice is the model's own distribution over the
