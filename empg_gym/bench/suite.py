@@ -17,6 +17,7 @@ names any other). Its shape::
         train: {env_kwargs: {...}, task_pool: 200, max_steps: 30}   # per-env TrainConfig fields
         start: {bc_steps: 400}                                      # per-env start overrides
         eval: [{split: test, max_steps: 30}]                        # documented task lists
+        methods: [grpo, empg]                                       # optional: a subset of the methods
 
 The fairness rule is enforced, not just documented: a method entry may only set the estimator fields
 (``estimator``, ``estimator_kwargs``) and the fields a method is *defined* by (DAPO's ``clip_high``,
@@ -185,6 +186,7 @@ class EnvSpec:
         train: TrainConfig fields specific to this env (env_kwargs, task_pool, max_steps, ...).
         start: The start policy of this env.
         evals: Eval task lists.
+        methods: The suite's methods run on this env (None: all), e.g. ablations on one family only.
     """
 
     name: str
@@ -192,6 +194,7 @@ class EnvSpec:
     train: Mapping[str, Any]
     start: StartSpec
     evals: tuple[EvalSpec, ...]
+    methods: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,13 @@ class Suite:
 
         A partial benchmark then has complete seeds of every method rather than all seeds of one method.
         """
-        return [(e, m, s) for e in self.envs for s in self.seeds for m in self.methods]
+        return [
+            (e, m, s)
+            for e in self.envs
+            for s in self.seeds
+            for m in self.methods
+            if e.methods is None or m in e.methods
+        ]
 
 
 def builtin_suites() -> list[str]:
@@ -337,9 +346,18 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     for name, e_raw in envs_raw.items():
         ew = f"{where}: envs.{name}"
         ed = _mapping(e_raw, ew)
-        bad = sorted(set(ed) - {"env_id", "train", "start", "eval"})
+        bad = sorted(set(ed) - {"env_id", "train", "start", "eval", "methods"})
         if bad:
-            raise SuiteError(f"{ew}: unknown key(s) {bad}; known: env_id, train, start, eval")
+            raise SuiteError(f"{ew}: unknown key(s) {bad}; known: env_id, train, start, eval, methods")
+        env_methods = ed.get("methods")
+        if env_methods is not None:
+            if not isinstance(env_methods, list) or not env_methods:
+                raise SuiteError(f"{ew}.methods must be a non-empty list of the suite's methods")
+            unknown = sorted(set(map(str, env_methods)) - set(methods))
+            if unknown:
+                raise SuiteError(f"{ew}.methods: {unknown} not among the suite's methods {sorted(methods)}")
+            if baseline not in env_methods:
+                raise SuiteError(f"{ew}.methods must include the baseline {baseline!r}")
         if "env_id" not in ed:
             raise SuiteError(f"{ew}: env_id is required")
         etrain = _mapping(ed.get("train"), f"{ew}.train")
@@ -373,6 +391,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
             train={"env_id": str(ed["env_id"]), **etrain},
             start=start,
             evals=evals,
+            methods=tuple(map(str, env_methods)) if env_methods is not None else None,
         )
         envs.append(env)
     suite = Suite(
@@ -387,7 +406,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         raw=raw,
     )
     for env in suite.envs:
-        for m in suite.methods:
+        for m in env.methods or suite.methods:
             d = suite.train_fields(env, m)
             d.update(model="<start>", seed=suite.seeds[0], output_dir="<run>")
             try:

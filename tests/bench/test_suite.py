@@ -82,6 +82,14 @@ def test_merge_order_and_runs(tmp_path):
             "divisible",
         ),
         ({"extra_key": 1}, "unknown top-level key"),
+        (
+            {"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "methods": ["grpo", "ppo"]}}},
+            "envs.guess.methods: ['ppo'] not among",
+        ),
+        (
+            {"envs": {"guess": {"env_id": "empg/GuessNumber-v0", "methods": ["empg"]}}},
+            "must include the baseline 'grpo'",
+        ),
     ],
 )
 def test_bad_suites_name_the_problem(tmp_path, patch, needle):
@@ -90,6 +98,16 @@ def test_bad_suites_name_the_problem(tmp_path, patch, needle):
         load_suite(write(tmp_path, d))
     assert needle in str(e.value)
     assert "suite.yaml" in str(e.value)
+
+
+def test_env_methods_run_a_subset_on_one_family(tmp_path):
+    d = {**BASE, "methods": {**BASE["methods"], "empg_g": {"estimator": "empg",
+                                                          "estimator_kwargs": {"base": "grpo", "ablation": "g_only"}}}}
+    d["envs"] = {**BASE["envs"], "key": {"env_id": "empg/KeyDoor-v0", "methods": ["grpo", "empg"]}}
+    s = load_suite(write(tmp_path, d))
+    runs = [(e.name, m, sd) for e, m, sd in s.runs() if sd == 0]
+    assert runs == [("guess", "grpo", 0), ("guess", "empg", 0), ("guess", "empg_g", 0),
+                    ("key", "grpo", 0), ("key", "empg", 0)]
 
 
 def test_unknown_suite_lists_builtins():
