@@ -222,9 +222,9 @@ def build_start(
                 save_file(state, str(rounds_dir / f".round_{r}.tmp"))
                 write_json_atomic(rounds_dir / "stats.json", per_round)
                 os.replace(rounds_dir / f".round_{r}.tmp", rounds_dir / f"round_{r}.safetensors")
-        stats = {**per_round[-1], "first_loss": per_round[0]["first_loss"], "rounds": per_round}
+        summary: dict[str, Any] = {**per_round[-1], "first_loss": per_round[0]["first_loss"], "rounds": per_round}
     else:  # an untrained model with the env tokenizer (cost measurements: every episode runs to the limit)
-        stats = {"first_loss": float("nan"), "last_loss": float("nan"), "turns": 0}
+        summary = {"first_loss": float("nan"), "last_loss": float("nan"), "turns": 0}
     t2 = time.perf_counter()
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if tmp.exists():
@@ -241,7 +241,7 @@ def build_start(
         "spec": {k: getattr(spec, k) for k in spec.__dataclass_fields__},
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "vocab": len(tok),
-        "bc": stats,
+        "bc": summary,
         "mean_tokens_per_demo_turn": float(sum(lens) / max(len(lens), 1)),
         "chars_per_token": float(sum(len(t) for t in texts[:200]) / max(sum(lens), 1)),
         "time_tokenizer_s": t1 - t0,
