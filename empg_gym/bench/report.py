@@ -319,10 +319,8 @@ def make_report(
     return rep
 
 
-def _plot(
-    env: str, metrics: Mapping[str, list[list[dict[str, Any]]]], path: Path, starts: Mapping[str, float]
-) -> None:
-    """Rollout success per iteration: mean over seeds with a 95% t band (and each seed thin)."""
+def _axes() -> tuple[Any, Any, Any]:
+    """``(pyplot, figure, axes)`` of one benchmark plot (matplotlib's Agg backend)."""
     from empg_gym._optional import require
 
     matplotlib = require("matplotlib", extra="plot", why="benchmark plots")
@@ -330,6 +328,24 @@ def _plot(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    return plt, fig, ax
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: Path, ylabel: str, title: str) -> None:
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot(
+    env: str, metrics: Mapping[str, list[list[dict[str, Any]]]], path: Path, starts: Mapping[str, float]
+) -> None:
+    """Rollout success per iteration: mean over seeds with a 95% t band (and each seed thin)."""
+    plt, fig, ax = _axes()
     for m, runs in metrics.items():
         if not runs:
             continue
@@ -349,28 +365,16 @@ def _plot(
         if not math.isnan(s):
             ax.axhline(s, ls="--", lw=0.8, color="gray")
             ax.text(1, s, f" start ({lk})", fontsize=7, va="bottom", color="gray")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("rollout success (train tasks)")
-    ax.set_title(f"{env}: mean and 95% t-band over seeds", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, ax, path, "rollout success (train tasks)", f"{env}: mean and 95% t-band over seeds")
 
 
 def _plot_entropy(env: str, metrics: Mapping[str, list[list[dict[str, Any]]]], path: Path) -> bool:
     """Per-iteration step-entropy distribution (p10 / p50 / p90, mean over seeds); False if not recorded."""
-    from empg_gym._optional import require
-
     keys = ("step_entropy_p10", "step_entropy_p50", "step_entropy_p90")
     runs_of = {m: [r for r in runs if r and all(k in r[0] for k in keys)] for m, runs in metrics.items()}
     if not any(runs_of.values()):
         return False
-    matplotlib = require("matplotlib", extra="plot", why="benchmark plots")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    plt, fig, ax = _axes()
     for m, runs in runs_of.items():
         if not runs:
             continue
@@ -379,11 +383,5 @@ def _plot_entropy(env: str, metrics: Mapping[str, list[list[dict[str, Any]]]], p
         x = np.arange(1, n + 1)
         (line,) = ax.plot(x, q[:, 1], label=f"{m} ({len(runs)} seeds)")
         ax.fill_between(x, q[:, 0], q[:, 2], color=line.get_color(), alpha=0.15)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("step entropy (nats)")
-    ax.set_title(f"{env}: step entropy, median and p10-p90 (mean over seeds)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, ax, path, "step entropy (nats)", f"{env}: step entropy, median and p10-p90 (mean over seeds)")
     return True
