@@ -45,9 +45,9 @@ def main() -> None:
 
     from empg_gym._io import write_json_atomic
     from empg_gym.bench.suite import load_suite
+    from empg_gym.trainers import train
     from empg_gym.trainers.checkpoint import read_metrics
     from empg_gym.trainers.config import from_dict
-    from empg_gym.trainers.pg import train
 
     suite = load_suite(args.suite)
     env = next((e for e in suite.envs if e.name == args.env), None)
