@@ -76,7 +76,7 @@ def main() -> None:
     tok = sum(r.get("tokens", 0) for r in rows)
     troll = sum(r.get("time_rollout", 0.0) for r in rows)
     run_s = planned * per["time_total"] + args.eval_seconds
-    n_runs = len(suite.methods) * len(suite.seeds)
+    n_runs = sum(1 for e, _, _ in suite.runs() if e.name == env.name)  # the env's own method list
     res = {
         "suite": suite.name,
         "env": env.name,
