@@ -292,18 +292,17 @@ def make_report(
             )
         lines.append("")
         if plots and runs:
+            per_method = {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods}
             png = root / f"curves_{env}.png"
             _plot(
                 env,
-                {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods},
+                per_method,
                 png,
                 {lk: erep["lists"][lk]["start_success"] for lk in erep["lists"]},
             )
             lines += [f"![learning curves]({png.name})", ""]
             epng = root / f"entropy_{env}.png"
-            if _plot_entropy(
-                env, {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods}, epng
-            ):
+            if _plot_entropy(env, per_method, epng):
                 lines += [
                     "Step entropy per iteration (EMPG's signal: the mean token entropy of each step of the "
                     "rollout): median and 10th-90th percentile band, averaged over seeds.",

@@ -183,14 +183,14 @@ def build_start(
     model.generation_config.pad_token_id = tok.pad_token_id
     t1 = time.perf_counter()
     if spec.bc_steps > 0:
-        from safetensors.torch import load_file, save_file
+        from safetensors.torch import load_model, save_model
 
         rounds_dir = out.with_name(f".{out.name}.rounds")  # finished rounds: a killed build resumes from them
         done = 0
         while (rounds_dir / f"round_{done + 1}.safetensors").is_file():
             done += 1
         if done:
-            model.load_state_dict(load_file(str(rounds_dir / f"round_{done}.safetensors")), strict=False)
+            load_model(model, str(rounds_dir / f"round_{done}.safetensors"))
         per_round = json.loads((rounds_dir / "stats.json").read_text()) if done else []
         per_round = per_round[:done]
         for r in range(done + 1, spec.bc_rounds + 1):
@@ -216,10 +216,7 @@ def build_start(
             per_round.append(stats)
             if r < spec.bc_rounds:
                 rounds_dir.mkdir(parents=True, exist_ok=True)
-                state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-                if config.tie_word_embeddings:
-                    state.pop("lm_head.weight", None)
-                save_file(state, str(rounds_dir / f".round_{r}.tmp"))
+                save_model(model, str(rounds_dir / f".round_{r}.tmp"))  # handles the tied output layer
                 write_json_atomic(rounds_dir / "stats.json", per_round)
                 os.replace(rounds_dir / f".round_{r}.tmp", rounds_dir / f"round_{r}.safetensors")
         summary: dict[str, Any] = {**per_round[-1], "first_loss": per_round[0]["first_loss"], "rounds": per_round}

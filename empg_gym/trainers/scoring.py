@@ -79,6 +79,11 @@ def pack(samples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0
     return Packed(ids, att, ridx, rids, rmask, last)
 
 
+def at_response_positions(x: torch.Tensor, batch: Packed) -> torch.Tensor:
+    """``x[b, batch.resp_index[b, j]]``: ``[B, L, D]`` -> ``[B, R, D]`` (hidden states or logits)."""
+    return torch.gather(x, 1, batch.resp_index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
 def response_logits(model: torch.nn.Module, batch: Packed) -> torch.Tensor:
     """Logits ``[B, R, V]`` predicting each response token.
 
@@ -97,8 +102,7 @@ def response_logits(model: torch.nn.Module, batch: Packed) -> torch.Tensor:
             if ran or hidden.dim() != 3 or hidden.shape[:2] != batch.input_ids.shape:
                 return args
             ran.append(True)
-            idx = batch.resp_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
-            return (torch.gather(hidden, 1, idx), *args[1:])
+            return (at_response_positions(hidden, batch), *args[1:])
 
         handle = head.register_forward_pre_hook(keep_response_positions)
     try:
@@ -109,8 +113,7 @@ def response_logits(model: torch.nn.Module, batch: Packed) -> torch.Tensor:
     logits = out.logits
     if ran:
         return logits  # [B, R, V]
-    idx = batch.resp_index.unsqueeze(-1).expand(-1, -1, logits.shape[-1])  # [B, R, V]
-    return torch.gather(logits, 1, idx)
+    return at_response_positions(logits, batch)  # [B, R, V]
 
 
 def token_logprobs_entropy(

@@ -103,7 +103,7 @@ def behaviour_clone(
     from empg_gym.policy import AgentSpec
     from empg_gym.policy.hf import TransformersAgent
     from empg_gym.rollout import collect
-    from empg_gym.trainers.scoring import pack, response_logits, token_logprobs_entropy
+    from empg_gym.trainers.scoring import at_response_positions, pack, response_logits, token_logprobs_entropy
 
     demo = NoisyExpert(expert_prob, seed)
     n_tasks = num_tasks or episodes
@@ -133,7 +133,7 @@ def behaviour_clone(
         pb = pack([samples[i] for i in idx], pad).to(device)
         if prompt_loss_weight:
             full = model(input_ids=pb.input_ids, attention_mask=pb.attention_mask, use_cache=False).logits
-            logits = torch.gather(full, 1, pb.resp_index.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+            logits = at_response_positions(full, pb)
         else:
             logits = response_logits(model, pb)
         logp, _ = token_logprobs_entropy(logits, pb.resp_ids, with_entropy=False)
