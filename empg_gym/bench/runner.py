@@ -2,7 +2,8 @@
 
 Results folder layout (everything the report needs; nothing else is read by ``empg-bench report``)::
 
-    <results>/suite.yaml                      the suite as run (a later run with a different suite refuses)
+    <results>/suite.yaml                      the suite as run (a later run refuses a suite that differs in
+                                              shared settings or in a family that has results)
     <results>/starts/<env>/                   the start policy (HF folder + agent.yaml + start.json)
     <results>/starts/<env>/eval/<list>.json   its leaderboard entries (empg-eval), one per eval list
     <results>/runs/<env>/<method>/s<seed>/
@@ -83,20 +84,38 @@ def start_dir(results: str | os.PathLike, env: str) -> Path:
     return Path(results) / "starts" / env
 
 
+#: Suite keys that name or describe the suite without changing any run.
+_INERT_KEYS = frozenset({"description", "results"})
+
+
 def _check_suite(suite: Suite, results: Path) -> None:
+    """Refuse a results folder whose runs were made under different settings; else record the suite.
+
+    Keys shared by every run (seeds, methods, train, start defaults, ...) must be equal. An env family's own
+    section may change as long as the folder holds nothing of that family yet (no start, no run), so a family
+    can be added or re-designed next to the finished results of another.
+    """
     saved = results / "suite.yaml"
-    cur = yaml.safe_dump(dict(suite.raw), sort_keys=True)
+    cur = dict(suite.raw)
     if saved.is_file():
         old = yaml.safe_load(saved.read_text()) or {}
-        if yaml.safe_dump(old, sort_keys=True) != cur:
-            diff = sorted(k for k in set(old) | set(suite.raw) if old.get(k) != suite.raw.get(k))
+        diff = sorted(
+            k for k in set(old) | set(cur) if k not in _INERT_KEYS | {"envs"} and old.get(k) != cur.get(k)
+        )
+        old_envs, cur_envs = old.get("envs") or {}, cur.get("envs") or {}
+        for name in sorted(set(old_envs) | set(cur_envs)):
+            has_results = (start_dir(results, name)).exists() or (results / "runs" / name).exists()
+            if old_envs.get(name) != cur_envs.get(name) and has_results:
+                diff.append(f"envs.{name}")
+        if diff:
             raise SuiteMismatch(
                 f"{results} holds results of a different suite (differs in: {', '.join(diff)}); "
                 "use another --results folder, or restore the suite file"
             )
-    else:
-        results.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(saved, yaml.safe_dump(dict(suite.raw), sort_keys=False))
+        if yaml.safe_dump(old, sort_keys=True) == yaml.safe_dump(cur, sort_keys=True):
+            return
+    results.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(saved, yaml.safe_dump(cur, sort_keys=False))
 
 
 def run_state(

@@ -140,3 +140,42 @@ def test_results_folder_of_another_suite_is_refused(tmp_path, capsys):
     (res / "suite.yaml").write_text(yaml.safe_dump({"name": "other", "seeds": [7]}))
     assert main(["run", "--suite", "smoke", "--results", str(res), "--no-progress"]) == 2
     assert "different suite" in capsys.readouterr().err
+
+
+def _suite_with(tmp_path, d, name="s.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return load_suite(p)
+
+
+def test_family_without_results_may_change_next_to_finished_ones(tmp_path):
+    from empg_gym.bench.runner import _check_suite
+
+    res = tmp_path / "res"
+    key = {"env_id": "empg/KeyDoor-v0", "train": {"task_pool": 4}, "eval": [{"split": "test"}]}
+    two = {**BASE, "envs": {**BASE["envs"], "key": key}}
+    _check_suite(_suite_with(tmp_path, two), res)
+    (res / "starts" / "guess").mkdir(parents=True)  # guess has results, key has none
+    changed = {**two, "description": "new words", "envs": {**two["envs"], "key": {**key, "train": {"task_pool": 8}}}}
+    _check_suite(_suite_with(tmp_path, changed), res)
+    assert yaml.safe_load((res / "suite.yaml").read_text())["envs"]["key"]["train"] == {"task_pool": 8}
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda d: {**d, "envs": {"guess": {**d["envs"]["guess"], "train": {"task_pool": 9}}}}, "envs.guess"),
+        (lambda d: {**d, "train": {**d["train"], "lr": 1e-3}}, "train"),
+        (lambda d: {**d, "seeds": [0, 1, 2]}, "seeds"),
+    ],
+)
+def test_change_touching_existing_results_is_refused(tmp_path, change, named):
+    from empg_gym.bench.runner import SuiteMismatch, _check_suite
+
+    res = tmp_path / "res"
+    _check_suite(_suite_with(tmp_path, BASE), res)
+    (res / "runs" / "guess").mkdir(parents=True)
+    before = (res / "suite.yaml").read_text()
+    with pytest.raises(SuiteMismatch, match=rf"differs in: {named}\)"):
+        _check_suite(_suite_with(tmp_path, change(BASE), "t2.yaml"), res)
+    assert (res / "suite.yaml").read_text() == before
