@@ -291,6 +291,7 @@ def make_report(
                 f"{c['update']:.2f} | {c['total']:.2f} | {c['rollout_tokens_per_s']:.0f} | {wall:.0f} |"
             )
         lines.append("")
+        lines += _signal_table(methods, runs, erep)
         if plots and runs:
             per_method = {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods}
             png = root / f"curves_{env}.png"
@@ -316,6 +317,54 @@ def make_report(
     write_text_atomic(root / "report.md", "\n".join(lines) + "\n")
     write_json_atomic(root / "report.json", rep, indent=1)
     return rep
+
+
+def _signal_table(
+    methods: list[str], runs: Mapping[tuple[str, str, int], Mapping[str, Any]], erep: dict[str, Any]
+) -> list[str]:
+    """Markdown lines of the training-signal table (and ``erep["signal"]``) of one env's finished runs.
+
+    Per method, over seeds: training success in the first and the last quarter of the iterations, the share of
+    rollout groups whose returns differ (the only groups that give GRPO-family estimators a gradient;
+    ``groups_informative`` in ``metrics.jsonl``, absent from runs made before the metric existed) and the median
+    step entropy in the first and the last quarter. It says *why* a family does or does not learn.
+    """
+    out = [
+        "Training signal (mean over seeds; first / last quarter of the iterations):",
+        "",
+        "| method | runs | train success | informative groups | entropy (median over steps) |",
+        "|---|---|---|---|---|",
+    ]
+    erep["signal"] = {}
+    for m in methods:
+        per_run = [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m and v["metrics"]]
+        if not per_run:
+            continue
+
+        def quarters(key: str, rows_of_runs: list[list[dict[str, Any]]] = per_run) -> tuple[float, float]:
+            firsts, lasts = [], []
+            for rows in rows_of_runs:
+                vals = [float(r[key]) for r in rows if key in r]
+                if not vals:
+                    continue
+                q = max(1, len(vals) // 4)
+                firsts.append(float(np.mean(vals[:q])))
+                lasts.append(float(np.mean(vals[-q:])))
+            return (float(np.mean(firsts)), float(np.mean(lasts))) if firsts else (math.nan, math.nan)
+
+        sig = {k: quarters(k) for k in ("success", "groups_informative", "step_entropy_p50")}
+        erep["signal"][m] = {k: list(v) for k, v in sig.items()}
+
+        def cell(v: tuple[float, float], pct: bool) -> str:
+            if math.isnan(v[0]):
+                return "-"
+            return f"{100 * v[0]:.0f}% / {100 * v[1]:.0f}%" if pct else f"{v[0]:.3f} / {v[1]:.3f}"
+
+        out.append(
+            f"| {m} | {len(per_run)} | {cell(sig['success'], True)} | {cell(sig['groups_informative'], True)} | "
+            f"{cell(sig['step_entropy_p50'], False)} |"
+        )
+    return out + [""]
 
 
 def _axes() -> tuple[Any, Any, Any]:

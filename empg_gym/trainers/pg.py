@@ -352,6 +352,8 @@ class PGTrainer:
             kept += len(keep)
         stats = trajectory_stats(all_trajs)
         stats["groups_kept"] = kept
+        # the share of trained groups with any return signal (GRPO-family advantages are 0 in the others)
+        stats["groups_informative"] = len(informative_groups(trajs, rewards)) / max(kept, 1)
         stats["rollout_rounds"] = rounds_run
         return trajs, rewards, stats
 

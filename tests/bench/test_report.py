@@ -64,6 +64,7 @@ def results(tmp_path):
                 "time_total": 6.0,
                 "tokens": 100,
                 **({"step_entropy_p10": 0.1, "step_entropy_p50": 0.5, "step_entropy_p90": 0.9} if m == "empg" else {}),
+                **({"groups_informative": 0.25 * i * (s + 1)} if m == "grpo" else {}),
             }
             for i in range(3)
         ]
@@ -120,3 +121,15 @@ def test_report_leaves_the_entropy_plot_out_when_not_recorded(results):
     make_report(results)
     assert not (results / "entropy_guess.png").exists()
     assert "step entropy" not in (results / "report.md").read_text()
+
+
+def test_training_signal_table(results):
+    rep = make_report(results, plots=False)
+    sig = rep["envs"]["guess"]["signal"]
+    # 3 iterations: the first and the last quarter are one iteration each; means over the 2 seeds
+    assert sig["grpo"]["success"] == [0.0, 0.2]
+    assert sig["grpo"]["groups_informative"] == [0.0, 0.75]  # last iteration: 0.5 (s0) and 1.0 (s1)
+    assert math.isnan(sig["grpo"]["step_entropy_p50"][0]) and sig["empg"]["step_entropy_p50"] == [0.5, 0.5]
+    assert all(math.isnan(x) for x in sig["empg"]["groups_informative"])  # runs without the metric
+    md = (results / "report.md").read_text()
+    assert "| grpo | 2 | 0% / 20% | 0% / 75% | - |" in md and "| empg | 2 | 0% / 20% | - | 0.500 / 0.500 |" in md

@@ -204,3 +204,21 @@ def test_env_workers_on_ray_train_exactly_as_in_process(tmp_path):
 def test_env_workers_must_be_a_count():
     with pytest.raises(ValueError, match="env_workers must be an integer >= 0"):
         TrainConfig(**{**FAST, "output_dir": "unused", "env_workers": -1})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_rollout_reports_the_share_of_groups_with_a_return_signal(tmp_path, warm_start, dynamic):
+    # trajectory protocol: invalid-step penalties are in the returns; the warm start is valid only sometimes
+    t = PGTrainer(_cfg(tmp_path, model=str(warm_start), groups_per_batch=4, group_size=4, max_steps=4,
+                       max_new_tokens=24, protocol="trajectory", dynamic_sampling=dynamic))
+    t.setup()
+    trajs, rewards, stats = t.rollout(0)
+    returns: dict[int, list[float]] = {}
+    for tr, r in zip(trajs, rewards, strict=True):
+        returns.setdefault(tr.group_id, []).append(sum(r))
+    differ = [max(v) - min(v) > 1e-9 for v in returns.values()]
+    assert len(differ) == stats["groups_kept"] and stats["groups_informative"] == sum(differ) / len(differ)
+    assert 0 < stats["groups_informative"]
+    if dynamic:  # DAPO's filter keeps only groups whose returns differ
+        assert stats["groups_informative"] == 1.0
