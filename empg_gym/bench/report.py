@@ -202,6 +202,10 @@ def make_report(
         lists = sorted({lk for v in runs.values() for lk in v["entries"]} | set(starts))
         erep: dict[str, Any] = {"lists": {}, "cost": {}}
         lines += [f"## {env}", ""]
+        if not runs and not starts:
+            lines += ["No results yet (no start, no finished run).", ""]
+            rep["envs"][env] = erep
+            continue
         for lk in lists:
             start_entry = starts.get(lk)
             start_succ = float(start_entry["metrics"]["success"]["mean"]) if start_entry else math.nan

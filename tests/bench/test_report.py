@@ -41,7 +41,7 @@ def results(tmp_path):
         "name": "syn",
         "baseline": "grpo",
         "methods": {"grpo": {"estimator": "grpo"}, "empg": {"estimator": "empg"}},
-        "envs": {"guess": {"env_id": "empg/GuessNumber-v0"}},
+        "envs": {"guess": {"env_id": "empg/GuessNumber-v0"}, "key": {"env_id": "empg/KeyDoor-v0"}},
     }
     root.mkdir()
     (root / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
@@ -97,6 +97,8 @@ def test_report_numbers(results):
     assert rep["unfinished"] == ["guess/empg/s2"]
     md = (results / "report.md").read_text()
     assert "| grpo | 2 | 0.438 [" in md and "+0.125 [" in md and "guess/empg/s2" in md
+    # a family of the suite without results gets one line, not empty tables
+    assert md.split("## key")[1].strip().startswith("No results yet (no start, no finished run).\n\nUnfinished")
 
 
 def test_report_needs_a_results_folder(tmp_path):
