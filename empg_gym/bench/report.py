@@ -295,9 +295,9 @@ def make_report(
                 f"{c['update']:.2f} | {c['total']:.2f} | {c['rollout_tokens_per_s']:.0f} | {wall:.0f} |"
             )
         lines.append("")
-        lines += _signal_table(methods, runs, erep)
+        per_method = {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods}
+        lines += _signal_table(per_method, erep)
         if plots and runs:
-            per_method = {m: [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m] for m in methods}
             png = root / f"curves_{env}.png"
             _plot(
                 env,
@@ -323,10 +323,10 @@ def make_report(
     return rep
 
 
-def _signal_table(
-    methods: list[str], runs: Mapping[tuple[str, str, int], Mapping[str, Any]], erep: dict[str, Any]
-) -> list[str]:
+def _signal_table(per_method: Mapping[str, list[list[dict[str, Any]]]], erep: dict[str, Any]) -> list[str]:
     """Markdown lines of the training-signal table (and ``erep["signal"]``) of one env's finished runs.
+
+    ``per_method``: method -> the ``metrics.jsonl`` rows of each of its finished runs (seed order).
 
     Per method, over seeds: training success in the first and the last quarter of the iterations, the share of
     rollout groups whose returns differ (the only groups that give GRPO-family estimators a gradient;
@@ -340,8 +340,8 @@ def _signal_table(
         "|---|---|---|---|---|",
     ]
     erep["signal"] = {}
-    for m in methods:
-        per_run = [v["metrics"] for k, v in sorted(runs.items()) if k[1] == m and v["metrics"]]
+    for m, rows_of_runs in per_method.items():
+        per_run = [rows for rows in rows_of_runs if rows]
         if not per_run:
             continue
 

@@ -104,7 +104,7 @@ def _check_suite(suite: Suite, results: Path) -> None:
         )
         old_envs, cur_envs = old.get("envs") or {}, cur.get("envs") or {}
         for name in sorted(set(old_envs) | set(cur_envs)):
-            has_results = (start_dir(results, name)).exists() or (results / "runs" / name).exists()
+            has_results = start_dir(results, name).exists() or (results / "runs" / name).exists()
             if old_envs.get(name) != cur_envs.get(name) and has_results:
                 diff.append(f"envs.{name}")
         if diff:
@@ -112,7 +112,7 @@ def _check_suite(suite: Suite, results: Path) -> None:
                 f"{results} holds results of a different suite (differs in: {', '.join(diff)}); "
                 "use another --results folder, or restore the suite file"
             )
-        if yaml.safe_dump(old, sort_keys=True) == yaml.safe_dump(cur, sort_keys=True):
+        if old == cur:
             return
     results.mkdir(parents=True, exist_ok=True)
     write_text_atomic(saved, yaml.safe_dump(cur, sort_keys=False))
