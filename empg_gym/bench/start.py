@@ -149,7 +149,7 @@ def build_start(
     if (out / "start.json").is_file():
         return out
     t0 = time.perf_counter()
-    env_kwargs = dict(train.get("env_kwargs", {}))
+    env_kwargs = dict(train.get("env_kwargs", {}) if spec.env_kwargs is None else spec.env_kwargs)
     max_steps = train.get("max_steps")
     prompt = str(train.get("prompt", "auto"))
     hist = int(train.get("history_length", 2))

@@ -101,6 +101,9 @@ class StartSpec:
             (:func:`empg_gym.trainers.sft.behaviour_clone`'s ``prompt_loss_weight``; 0: responses only).
         think: The reasoning text inside ``<think>`` in the demonstrations.
         seed: Seed of weights, demonstrations and batches.
+        env_kwargs: Env kwargs of the tokenizer corpus and the demonstrations, when they differ from the RL
+            runs' ``train.env_kwargs`` (e.g. the start clones every task type, RL trains on some); None:
+            the same.
     """
 
     arch: str = "qwen2"
@@ -119,6 +122,7 @@ class StartSpec:
     bc_rounds: int = 1
     think: str = "ok"
     seed: int = 0
+    env_kwargs: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         errs = []

@@ -4,19 +4,21 @@ A task list belongs to an env and a split: constructor kwargs for ``gym.make`` p
 task (``{"task_index": i}``). Every agent on the leaderboard plays exactly these tasks, once per evaluation
 seed. The lists (also in ``leaderboard/README.md``):
 
-====================== ======= ================================================= ================
-env                    split   env kwargs                                        tasks
-====================== ======= ================================================= ================
-empg/KeyDoor-v0        test    (defaults: 3x3 grid, 200 layouts)                 task_index 100-199
-empg/KeyDoor-v0        train   (defaults)                                        task_index 0-99
-empg/GuessNumber-v0    test    (defaults: n = 16)                                task_index 0-15
-empg/WebShop-v0        test    ``split="test"`` (generated 1k catalog unless     task_index 0-99
-                               ``$WEBSHOP_DATA`` points at the real data)
-empg/ALFWorld-v0       test    ``split="valid_unseen"`` (ALFWorld's              task_index 0-49
-                               eval_out_of_distribution games)
-empg/ALFWorld-v0       valid   ``split="valid_seen"``                            task_index 0-49
-empg/DeepSearch-v0     test    ``split="test"``                                  task_index 0-99
-====================== ======= ================================================= ================
+====================== ============ ================================================= ==================
+env                    split        env kwargs                                        tasks
+====================== ============ ================================================= ==================
+empg/KeyDoor-v0        test         (defaults: 3x3 grid, 200 layouts)                 task_index 100-199
+empg/KeyDoor-v0        train        (defaults)                                        task_index 0-99
+empg/GuessNumber-v0    test         (defaults: n = 16)                                task_index 0-15
+empg/WebShop-v0        test         ``split="test"`` (generated 1k catalog unless     task_index 0-99
+                                    ``$WEBSHOP_DATA`` points at the real data)
+empg/ALFWorld-v0       test         ``split="valid_unseen"`` (ALFWorld's              task_index 0-49
+                                    eval_out_of_distribution games)
+empg/ALFWorld-v0       valid        ``split="valid_seen"``                            task_index 0-49
+empg/ALFWorld-v0       valid_unseen ``split="valid_unseen"`` (the whole list)         task_index 0-133
+empg/ALFWorld-v0       valid_seen   ``split="valid_seen"`` (the whole list)           task_index 0-139
+empg/DeepSearch-v0     test         ``split="test"``                                  task_index 0-99
+====================== ============ ================================================= ==================
 
 The **task-list hash** (in every entry) is the first 16 hex digits of the SHA-256 of the canonical JSON of
 ``{"env": id, "split": split, "env_kwargs": kwargs, "tasks": [[options, task_id], ...], "data": provenance}``,
@@ -104,6 +106,13 @@ TASK_LISTS: dict[tuple[str, str], TaskList] = {
                  "the first 50 eval_out_of_distribution games"),
         TaskList("empg/ALFWorld-v0", "valid", {"split": "valid_seen"}, 0, 50,
                  "the first 50 eval_in_distribution games"),
+        # The whole eval lists, as ALFWorld results are reported. The games are sorted by task type, so
+        # the first-50 lists above hold only 3 of the 6 types (look, pick, clean; valid_seen: pick, look,
+        # pick-two); these hold all six.
+        TaskList("empg/ALFWorld-v0", "valid_unseen", {"split": "valid_unseen"}, 0, 134,
+                 "all 134 eval_out_of_distribution games"),
+        TaskList("empg/ALFWorld-v0", "valid_seen", {"split": "valid_seen"}, 0, 140,
+                 "all 140 eval_in_distribution games"),
         TaskList("empg/DeepSearch-v0", "test", {"split": "test"}, 0, 100, "the first 100 test questions"),
     )
 }

@@ -193,7 +193,9 @@ class GameSet:
             from empg_gym.envs.alfworld.pddl import task_type_of_path
 
             return task_type_of_path(self.files[i])
-        return self.game(i).task_type
+        from empg_gym.envs.alfworld.generate import generated_task_type
+
+        return generated_task_type(self.split, int(self.ids[i].rsplit("/", 1)[1]), self.seed)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -842,14 +842,20 @@ def game_ids(split: str, n: int | None = None) -> list[str]:
     return [f"gen/{split}/{i:04d}" for i in range(SPLIT_SIZES[split] if n is None else n)]
 
 
+def generated_task_type(split: str, index: int, seed: int = 0) -> str:
+    """Task type of generated game ``index`` of ``split``, without generating it (the types cycle in a
+    seed-shuffled order, so every split holds the six in equal shares)."""
+    order = list(TASK_TYPES)
+    _rng("types", seed, split).shuffle(order)
+    return order[index % 6]
+
+
 def generate_game(split: str, index: int, seed: int = 0) -> Game:
     """Generate game ``index`` of ``split`` (deterministic in ``seed``, ``split`` and ``index``)."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"unknown split {split!r}; expected one of {sorted(SPLIT_SIZES)}")
     unseen = split == "valid_unseen"
-    order = list(TASK_TYPES)
-    _rng("types", seed, split).shuffle(order)
-    task_type = order[index % 6]
+    task_type = generated_task_type(split, index, seed)
     for attempt in range(200):
         rng = _rng("game", seed, split, index, attempt)
         room = rng.choice(TASK_ROOMS[task_type])

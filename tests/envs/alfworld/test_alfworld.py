@@ -135,6 +135,21 @@ def test_generated_games_cover_six_types_and_the_expert_solves_them():
         assert set(types) == set(TASK_TYPES)
 
 
+def test_task_types_filter_generated_games_by_their_own_type():
+    # the type is read without generating the whole split (3,553 train games) and matches the game's
+    keep = ["look_at_obj_in_light", 1]  # a name and ALFWorld's number (1 = pick_and_place_simple)
+    games = GameSet("train", source="generated", task_types=keep)
+    assert 1184 <= len(games) <= 1185  # two of the six types, in equal shares of the 3,553 games
+    assert {games.game(i).task_type for i in range(0, len(games), 97)} == {
+        "look_at_obj_in_light", "pick_and_place_simple"}
+    env = ALFWorldEnv(split="train", source="generated", task_types=["pick_two_obj_and_place"], num_games=3)
+    for i in range(3):
+        env.reset(options={"task_index": i})
+        assert env.games.game(i).task_type == "pick_two_obj_and_place"
+    with pytest.raises(ValueError, match="unknown task types"):
+        GameSet("train", source="generated", task_types=["pick_and_juggle"])
+
+
 def _play_index(env, i):
     env.reset(options={"task_index": i})
     for k in range(50):
