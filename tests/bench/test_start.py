@@ -65,3 +65,16 @@ def test_a_killed_build_resumes_from_its_last_round(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((resumed / "start.json").read_text())["bc"]["rounds"][:2] == stats
     assert not rounds.exists()
+
+
+def test_start_env_kwargs_override_the_runs_env_kwargs(tmp_path):
+    """``start.env_kwargs`` set: the start clones that env, whatever the RL runs train on."""
+    torch.set_num_threads(1)
+    other = {**TRAIN, "env_kwargs": {"size": 3, "num_tasks": 4}}  # the RL runs' env
+    plain = build_start(tmp_path / "plain", ENV, TRAIN, StartSpec(**SPEC), name="s")
+    over = build_start(tmp_path / "over", ENV, other, StartSpec(**SPEC, env_kwargs=TRAIN["env_kwargs"]), name="s")
+    on_other = build_start(tmp_path / "other", ENV, other, StartSpec(**SPEC), name="s")
+    a, b, c = _weights(plain), _weights(over), _weights(on_other)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(a[k].shape != c[k].shape or not torch.equal(a[k], c[k]) for k in a)
+    assert json.loads((over / "start.json").read_text())["spec"]["env_kwargs"] == TRAIN["env_kwargs"]
