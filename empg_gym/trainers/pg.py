@@ -19,6 +19,10 @@ One iteration, top to bottom:
    there too).
 6. **Update**: ``ppo_epochs`` passes of shuffled minibatches of rows (``minibatch_size`` steps, accumulated over
    micro-batches of ``micro_batch_size``), the clipped surrogate of :mod:`.loss`, gradient clipping, AdamW.
+   Rows whose advantage is 0 at every token add nothing to the loss or its gradient when there is no KL,
+   entropy or extra (value) term, so they are not run through the model (the loss keeps the minibatch's
+   token and step counts as its normalisers): same update, a fraction of the cost when most groups'
+   returns are equal (GRPO on sparse rewards).
 7. **Log and save**: a metrics row (JSONL) per iteration; a checkpoint every ``save_every`` iterations.
 
 Reproducibility: everything random in iteration ``i`` is seeded from ``(seed, i)`` (task draw, env reset
@@ -153,6 +157,10 @@ def _one_trainer_per_run(train: Any) -> Any:
 
 class PGTrainer:
     """The shared policy-gradient loop (see the module docstring). ``train()`` runs it."""
+
+    #: Leave rows with a zero advantage out of the update's forward/backward passes when that is exact
+    #: (no KL, entropy or extra loss term); False runs every row (the same update, slower).
+    skip_zero_advantage_rows: bool = True
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
@@ -413,7 +421,9 @@ class PGTrainer:
 
         One index space: the rows of ``batch``/``scored``. Each epoch permutes the live rows, cuts them into
         minibatches of ``minibatch_size`` steps (one optimizer step each), and accumulates gradients over
-        micro-batches of ``micro_batch_size`` steps, normalised by the minibatch's totals.
+        micro-batches of ``micro_batch_size`` steps, normalised by the minibatch's totals. With
+        :attr:`skip_zero_advantage_rows`, ``pg_clipfrac`` and ``approx_kl`` are averaged over the tokens of
+        the rows that were run (those with a non-zero advantage).
         """
         import torch
 
@@ -430,6 +440,14 @@ class PGTrainer:
         norms = []
         n_opt = 0
         params = [p for grp in self.optimizer.param_groups for p in grp["params"]]
+        # rows with a zero advantage contribute exactly 0 to the clipped surrogate and its gradient; with no
+        # other loss term on them they can be left out of the forward/backward passes
+        skip_zero = (self.skip_zero_advantage_rows and cfg.kl_coef == 0 and cfg.entropy_coef == 0
+                     and type(self).extra_loss is PGTrainer.extra_loss)
+        adv_rows = np.asarray(scored.advantages)
+        if adv_rows.ndim > 1:
+            adv_rows = np.abs(adv_rows).max(axis=tuple(range(1, adv_rows.ndim)))
+        nonzero = adv_rows != 0
         self.model.train()
         for _epoch in range(cfg.ppo_epochs):
             perm = live[torch.randperm(len(live), generator=g).numpy()]
@@ -438,8 +456,12 @@ class PGTrainer:
                 n_tokens = float(scored.mask[mb].sum())
                 n_seqs = float(len(mb))
                 self.optimizer.zero_grad(set_to_none=True)
-                for u in range(0, len(mb), cfg.micro_batch_size):
-                    rows = mb[u:u + cfg.micro_batch_size]
+                run = mb[nonzero[mb]] if skip_zero else mb
+                if not len(run):  # a zero gradient; AdamW still steps (its moments move the weights)
+                    for p in params:
+                        p.grad = torch.zeros_like(p)
+                for u in range(0, len(run), cfg.micro_batch_size):
+                    rows = run[u:u + cfg.micro_batch_size]
                     pb = pack([(batch.prompt_ids[i], batch.response_ids[i]) for i in rows],
                               self.pad_id).to(self.device)
                     width = pb.resp_mask.shape[1]

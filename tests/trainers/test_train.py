@@ -222,3 +222,46 @@ def test_rollout_reports_the_share_of_groups_with_a_return_signal(tmp_path, warm
     assert 0 < stats["groups_informative"]
     if dynamic:  # DAPO's filter keeps only groups whose returns differ
         assert stats["groups_informative"] == 1.0
+
+
+def test_update_leaves_out_zero_advantage_rows_without_changing_it(tmp_path):
+    """Rows with a zero advantage add nothing to the clipped surrogate: the update skips their forward and
+    backward passes and ends at the same weights, also when a whole minibatch is zero (AdamW's moments still
+    move the weights then)."""
+    import copy
+    import dataclasses
+
+    import numpy as np
+
+    torch.set_num_threads(1)
+    t = PGTrainer(_cfg(tmp_path, estimator="grpo", group_size=4, max_steps=3, minibatch_size=4,
+                       micro_batch_size=2))
+    t.setup()
+    trajs, rewards, _ = t.rollout(0)
+    batch = t.step_batch(trajs, rewards)
+    with torch.no_grad():
+        scored = t.score(batch)
+    batch = t.attach_scores(batch, scored)
+    n = len(batch)
+    mixed = np.zeros(n)
+    mixed[::3] = np.linspace(-1.0, 1.5, len(mixed[::3]))  # two rows in three carry no signal
+    first = dataclasses.replace(scored, advantages=mixed)
+    second = dataclasses.replace(scored, advantages=np.zeros(n))  # every minibatch zero
+    w0 = copy.deepcopy(t.model.state_dict())
+    o0 = copy.deepcopy(t.optimizer.state_dict())
+
+    def two_updates(skip):
+        t.model.load_state_dict(w0)
+        t.optimizer.load_state_dict(o0)
+        t.skip_zero_advantage_rows = skip
+        s1 = t.update(0, batch, first)
+        t.update(1, batch, second)
+        return s1, {k: v.detach().clone() for k, v in t.model.state_dict().items()}
+
+    s_skip, w_skip = two_updates(True)
+    s_full, w_full = two_updates(False)
+    assert s_skip["optimizer_steps"] == s_full["optimizer_steps"] == -(-len(scored.live) // 4)
+    assert s_skip["loss"] == pytest.approx(s_full["loss"], rel=1e-4, abs=1e-7)
+    assert any(not torch.equal(w_full[k], w0[k]) for k in w0)
+    for k in w0:
+        torch.testing.assert_close(w_skip[k], w_full[k], rtol=1e-4, atol=1e-6)

@@ -843,8 +843,10 @@ def game_ids(split: str, n: int | None = None) -> list[str]:
 
 
 def generated_task_type(split: str, index: int, seed: int = 0) -> str:
-    """Task type of generated game ``index`` of ``split``, without generating it (the types cycle in a
-    seed-shuffled order, so every split holds the six in equal shares)."""
+    """Task type of generated game ``index`` of ``split``, without generating the game.
+
+    The types cycle in a seed-shuffled order, so every split holds the six in equal shares.
+    """
     order = list(TASK_TYPES)
     _rng("types", seed, split).shuffle(order)
     return order[index % 6]
