@@ -50,9 +50,10 @@ def main() -> None:
     from empg_gym.trainers.config import from_dict
 
     suite = load_suite(args.suite)
-    env = next((e for e in suite.envs if e.name == args.env), None)
-    if env is None:
-        raise SystemExit(f"--env {args.env!r} is not in suite {suite.name} ({[e.name for e in suite.envs]})")
+    try:
+        env = suite.env(args.env)
+    except ValueError as e:
+        raise SystemExit(f"--env: {e}") from None
     method = args.method or suite.baseline
     fields = suite.train_fields(env, method)
     planned = int(fields.get("iterations", 150))

@@ -227,6 +227,17 @@ class Suite:
     baseline: str
     raw: Mapping[str, Any]
 
+    def env(self, name: str) -> EnvSpec:
+        """The env family ``name``.
+
+        Raises:
+            ValueError: Naming the suite's families.
+        """
+        for e in self.envs:
+            if e.name == name:
+                return e
+        raise ValueError(f"env {name!r} is not in suite {self.name} (envs: {[e.name for e in self.envs]})")
+
     def train_fields(self, env: EnvSpec, method: str) -> dict[str, Any]:
         """The merged TrainConfig fields of (method, env), before the runner's own fields."""
         d = dict(self.train)

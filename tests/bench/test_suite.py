@@ -38,6 +38,18 @@ def test_builtin_names():
     assert {"smoke", "cpu"} <= set(builtin_suites())
 
 
+def test_env_by_name_and_the_cpu_alfworld_family():
+    s = load_suite("cpu")
+    alf = s.env("alfworld")
+    assert alf.env_id == "empg/ALFWorld-v0" and [e.split for e in alf.evals] == ["valid_unseen", "valid_seen"]
+    # RL on the look and pick types; the start clones all six
+    assert s.train_fields(alf, "grpo")["env_kwargs"]["task_types"] == ["look_at_obj_in_light",
+                                                                     "pick_and_place_simple"]
+    assert alf.start.env_kwargs == {"split": "train", "expert": "search"}
+    with pytest.raises(ValueError, match=r"env 'alfwrld' is not in suite cpu \(envs: \['alfworld'"):
+        s.env("alfwrld")
+
+
 def test_merge_order_and_runs(tmp_path):
     s = load_suite(write(tmp_path, BASE))
     env = s.envs[0]
