@@ -151,6 +151,9 @@ class StepBatch:
             per-token whitening (``verl-agent``); a step with 0 has no entropy (EMPG leaves it out).
         prompt_ids: ``[N]`` object, each step's prompt token ids (a tuple of ints), or None.
         response_ids: ``[N]`` object, each step's response token ids (a tuple of ints), or None.
+        choices: ``[N]`` object, each step's admissible candidates and chosen index
+            (:class:`empg_gym.trainers.choice.Choice`, None for a step not chosen from a list), or None: the
+            trainer's exact ``choose`` gradient (``choice_gradient: choice``).
     """
 
     traj_id: np.ndarray
@@ -166,11 +169,12 @@ class StepBatch:
     n_tokens: np.ndarray | None = None
     prompt_ids: np.ndarray | None = None
     response_ids: np.ndarray | None = None
+    choices: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.traj_id)
         for name in ("step", "group_id", "reward", "terminated", "truncated", "entropy", "value", "anchor",
-                     "penalty", "n_tokens", "prompt_ids", "response_ids"):
+                     "penalty", "n_tokens", "prompt_ids", "response_ids", "choices"):
             arr = getattr(self, name)
             if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
                 raise ValueError(f"StepBatch.{name} must have shape [{n}], got {np.shape(arr)}")

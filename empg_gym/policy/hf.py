@@ -453,37 +453,56 @@ class TransformersAgent:
             choice_score=self.spec.choice_score)
 
 
+def candidate_logprobs(
+    model: Any, prompt: Sequence[int], conts: Sequence[Sequence[int]], *, temperature: float = 1.0,
+    with_entropy: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Token log-probs of every continuation in ``conts`` after one ``prompt``: one prefill, its KV cache repeated.
+
+    Runs under whatever autograd mode the caller is in: :func:`hf_scorer` (the rollout's ``choose``) calls it
+    under ``torch.inference_mode``, the trainer's exact choice gradient
+    (:mod:`empg_gym.trainers.choice`) with gradients, so both compute the same numbers.
+
+    Returns:
+        ``(logp, entropy, mask)``: ``[n, W]`` float32 log-probs of the continuation tokens under
+        ``softmax(z / temperature)`` (0 where padded), their full-vocabulary entropies (None unless
+        ``with_entropy``), and the ``[n, W]`` float mask of real tokens.
+    """
+    import torch
+
+    t = float(temperature) if temperature > 0 else 1.0
+    dev = next(model.parameters()).device
+    n, width = len(conts), max(len(c) for c in conts)
+    p = torch.as_tensor([list(prompt)], dtype=torch.long, device=dev)
+    keep_last = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    out = model(input_ids=p, use_cache=True, **keep_last)
+    cache = _cache_of(out)
+    first = out.logits[0, -1].float()
+    cache.batch_repeat_interleave(n)
+    ids = torch.zeros((n, width), dtype=torch.long, device=dev)
+    mask = torch.zeros((n, width), dtype=torch.long, device=dev)
+    for r, c in enumerate(conts):
+        ids[r, :len(c)] = torch.as_tensor(list(c), dtype=torch.long)
+        mask[r, :len(c)] = 1
+    att = torch.cat([torch.ones((n, p.shape[1]), dtype=torch.long, device=dev), mask], dim=1)
+    pos = (p.shape[1] + torch.arange(width, device=dev))[None].expand(n, -1)
+    out2 = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **{_cache_kw(model): cache})
+    logits = torch.cat([first[None, None].expand(n, 1, -1), out2.logits[:, :-1].float()], dim=1) / t
+    logp = torch.log_softmax(logits, dim=-1)
+    ent = -(logp.exp() * logp).sum(-1) if with_entropy else None
+    fmask = mask.float()
+    tok = logp.gather(-1, ids[..., None]).squeeze(-1) * fmask
+    return tok, (None if ent is None else ent * fmask), fmask
+
+
 def hf_scorer(model: Any, temperature: float = 1.0) -> Scorer:
     """A :data:`Scorer` over a transformers causal LM: one prefill, the KV cache repeated per candidate."""
     import torch
 
-    kw = _cache_kw(model)
-    t = float(temperature) if temperature > 0 else 1.0
-
     def score(prompt: Sequence[int], conts: Sequence[Sequence[int]]) -> list[tuple[list[float], list[float]]]:
-        dev = next(model.parameters()).device
-        n, width = len(conts), max(len(c) for c in conts)
-        p = torch.as_tensor([list(prompt)], dtype=torch.long, device=dev)
         with torch.inference_mode():
-            out = model(input_ids=p, use_cache=True)
-            cache = _cache_of(out)
-            first = out.logits[0, -1].float()
-            cache.batch_repeat_interleave(n)
-            ids = torch.zeros((n, width), dtype=torch.long, device=dev)
-            mask = torch.zeros((n, width), dtype=torch.long, device=dev)
-            for r, c in enumerate(conts):
-                ids[r, :len(c)] = torch.as_tensor(list(c), dtype=torch.long)
-                mask[r, :len(c)] = 1
-            att = torch.cat([torch.ones((n, p.shape[1]), dtype=torch.long, device=dev), mask], dim=1)
-            pos = (p.shape[1] + torch.arange(width, device=dev))[None].expand(n, -1)
-            out2 = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **{kw: cache})
-            logits = torch.cat([first[None, None].expand(n, 1, -1), out2.logits[:, :-1].float()], dim=1) / t
-            logp = torch.log_softmax(logits, dim=-1)
-            ent = -(logp.exp() * logp).sum(-1)
-            tok = logp.gather(-1, ids[..., None]).squeeze(-1)
-        res = []
-        for r, c in enumerate(conts):
-            res.append((tok[r, :len(c)].tolist(), ent[r, :len(c)].tolist()))
-        return res
+            tok, ent, _ = candidate_logprobs(model, prompt, conts, temperature=temperature)
+        assert ent is not None
+        return [(tok[r, :len(c)].tolist(), ent[r, :len(c)].tolist()) for r, c in enumerate(conts)]
 
     return score

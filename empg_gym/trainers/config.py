@@ -74,6 +74,14 @@ class TrainConfig:
     """How ``choose`` scores a candidate (the agent spec's ``choice_score``): ``mean`` token log-probability,
     or ``sum`` (the action's log-probability, so the choice is the model's own distribution over the
     admissible actions and the trained tokens' log-likelihood is exactly the choice's unnormalised score)."""
+    choice_gradient: str = "tokens"
+    """What the update trains in ``choose`` mode (:mod:`empg_gym.trainers.choice`): ``tokens`` (the chosen
+    action's token log-likelihood, as for generated text; the normaliser over the other candidates is not
+    differentiated, so this is not the policy gradient of the choice) or ``choice`` (the log-probability of the
+    choice itself, ``log softmax(score / temperature)[chosen]`` over the admissible candidates: the exact policy
+    gradient of what the rollout samples; a chosen step is one unit of the loss, and its entropy, EMPG's step
+    entropy, is the choice distribution's). ``choice`` needs ``action_mode: choose`` and an estimator without
+    a critic."""
     temperature: float = DEFAULT_SAMPLING["temperature"]
     """Sampling temperature of the rollout."""
     top_p: float = DEFAULT_SAMPLING["top_p"]
@@ -252,6 +260,14 @@ class TrainConfig:
         need(self.warmup_iterations >= 0, "warmup_iterations must be >= 0")
         need(self.torch_threads >= 0, "torch_threads must be >= 0")
         need(self.rollout_engine in ("transformers", "vllm"), "rollout_engine must be transformers or vllm")
+        need(self.choice_gradient in ("tokens", "choice"),
+             f"choice_gradient must be 'tokens' or 'choice', got {self.choice_gradient!r}")
+        need(self.choice_gradient != "choice" or self.action_mode == "choose",
+             f"choice_gradient 'choice' trains the choice among admissible actions: it needs action_mode "
+             f"'choose', got {self.action_mode!r}")
+        need(self.choice_gradient != "choice" or self.estimator != "gae",
+             "choice_gradient 'choice' is not supported with estimator gae (PPO's critic reads the token "
+             "batch); use choice_gradient 'tokens'")
         need(isinstance(self.env_workers, int) and not isinstance(self.env_workers, bool) and self.env_workers >= 0,
              f"env_workers must be an integer >= 0 (Ray actors for the envs; 0 = in process), "
              f"got {self.env_workers!r}")

@@ -372,24 +372,80 @@ class PGTrainer:
         Everything computed later (scores, entropies, values, advantages) is aligned with its rows.
         """
         pens = step_penalties(trajs, self.cfg) if self.cfg.protocol == "verl-agent" else None
-        return StepBatch.from_trajectories(trajs, rewards=rewards, penalties=pens)
+        batch = StepBatch.from_trajectories(trajs, rewards=rewards, penalties=pens)
+        if self.cfg.choice_gradient == "choice":
+            from empg_gym.trainers.choice import choice_table
+
+            batch = dataclasses.replace(batch, choices=choice_table(trajs, self.tokenizer))
+        return batch
 
     def score(self, batch: StepBatch) -> ScoredBatch:
         """Old (and reference) log-probs and exact entropies of every step's response, under ``self.model``.
 
         Whatever engine produced the rollout (see :meth:`make_agent`), the loss's old log-probs come from here.
         """
-        from empg_gym.trainers.scoring import ScoredBatch, score_rows, step_entropies
+        from empg_gym.trainers.scoring import ScoredBatch, TokenScores, score_rows, step_entropies
 
         assert batch.prompt_ids is not None and batch.response_ids is not None
         kw: dict[str, Any] = {"micro_batch_size": self.cfg.micro_batch_size,
                               "temperature": self.cfg.temperature, "pad_id": self.pad_id,
                               "device": self.device}
-        pol = score_rows(self.model, batch.prompt_ids, batch.response_ids, with_entropy=True, **kw)
+        chosen = self._choice_rows(batch)
+        resp = batch.response_ids
+        if len(chosen):  # chosen steps are scored as choices below, not as tokens
+            resp = resp.copy()
+            for i in chosen:
+                resp[i] = ()
+        pol = score_rows(self.model, batch.prompt_ids, resp, with_entropy=True, **kw)
         ref = None
         if self.ref_model is not None:
-            ref = score_rows(self.ref_model, batch.prompt_ids, batch.response_ids, with_entropy=False, **kw).logp
-        return ScoredBatch(old_logp=pol.logp, mask=pol.mask, ref_logp=ref, step_entropy=step_entropies(pol))
+            ref = score_rows(self.ref_model, batch.prompt_ids, resp, with_entropy=False, **kw).logp
+        if not len(chosen):
+            return ScoredBatch(old_logp=pol.logp, mask=pol.mask, ref_logp=ref, step_entropy=step_entropies(pol))
+        # a chosen step is one unit of the loss: column 0 holds log pi(chosen), the entropy is pi's
+        width = max(pol.mask.shape[1], 1)
+        logp, mask = self._widen(pol.logp, width), self._widen(pol.mask, width)
+        ent = self._widen(pol.entropy, width)
+        ref = None if ref is None else self._widen(ref, width)
+        import torch
+
+        with torch.no_grad():
+            lp, h = self._choice_logp(self.model, batch, chosen)
+            logp[chosen, 0], mask[chosen, 0], ent[chosen, 0] = lp, 1.0, h
+            if ref is not None:
+                ref[chosen, 0] = self._choice_logp(self.ref_model, batch, chosen)[0]
+        return ScoredBatch(old_logp=logp, mask=mask, ref_logp=ref,
+                           step_entropy=step_entropies(TokenScores(logp, mask, ent)))
+
+    @staticmethod
+    def _widen(x: Any, width: int) -> Any:
+        """``x`` ``[N, R]`` zero-padded to at least ``width`` columns (a copy)."""
+        import torch
+
+        out = torch.zeros(x.shape[0], max(width, x.shape[1]))
+        out[:, :x.shape[1]] = x
+        return out
+
+    def _choice_rows(self, batch: StepBatch) -> np.ndarray:
+        """Rows trained as a choice among admissible actions (``choice_gradient: choice``)."""
+        if batch.choices is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray([i for i, c in enumerate(batch.choices) if c is not None], dtype=np.int64)
+
+    def _choice_logp(self, model: Any, batch: StepBatch, rows: np.ndarray) -> tuple[Any, Any]:
+        """``[len(rows)]`` tensors: log pi(chosen) and pi's entropy of each row (with grad if autograd is on)."""
+        import torch
+
+        from empg_gym.trainers.choice import choice_log_prob
+
+        assert batch.choices is not None and batch.prompt_ids is not None
+        lps, hs = [], []
+        for i in rows:
+            lp, h = choice_log_prob(model, batch.prompt_ids[i], batch.choices[i], temperature=self.cfg.temperature,
+                                    reduce=self.cfg.choice_score)
+            lps.append(lp)
+            hs.append(h)
+        return torch.stack(lps), torch.stack(hs)
 
     # -------------------------------------------------------------------------------- estimator
     def attach_scores(self, batch: StepBatch, scored: ScoredBatch) -> StepBatch:
@@ -448,6 +504,7 @@ class PGTrainer:
         if adv_rows.ndim > 1:
             adv_rows = np.abs(adv_rows).max(axis=tuple(range(1, adv_rows.ndim)))
         nonzero = adv_rows != 0
+        chosen = self._choice_rows(batch)
         self.model.train()
         for _epoch in range(cfg.ppo_epochs):
             perm = live[torch.randperm(len(live), generator=g).numpy()]
@@ -462,33 +519,47 @@ class PGTrainer:
                         p.grad = torch.zeros_like(p)
                 for u in range(0, len(run), cfg.micro_batch_size):
                     rows = run[u:u + cfg.micro_batch_size]
-                    pb = pack([(batch.prompt_ids[i], batch.response_ids[i]) for i in rows],
-                              self.pad_id).to(self.device)
-                    width = pb.resp_mask.shape[1]
-                    if not torch.equal(pb.resp_mask.cpu(), scored.mask[rows, :width]):
-                        raise RuntimeError("update: the scored tokens are not aligned with the batch's rows")
-                    logp, ent = token_logprobs_entropy(response_logits(self.model, pb), pb.resp_ids,
-                                                       temperature=cfg.temperature,
-                                                       with_entropy=cfg.entropy_coef > 0)
-                    old = scored.old_logp[rows, :width].to(self.device)
-                    ref = None if scored.ref_logp is None else scored.ref_logp[rows, :width].to(self.device)
-                    a = torch.as_tensor(scored.advantages[rows], dtype=torch.float32, device=self.device)
-                    out = policy_loss(logp, old, a, pb.resp_mask, clip_low=cfg.clip_low,
-                                      clip_high=cfg.clip_high, loss_agg=cfg.loss_agg, n_tokens=n_tokens,
-                                      n_seqs=n_seqs, ref_logp=ref, kl_coef=cfg.kl_coef, entropy=ent,
-                                      entropy_coef=cfg.entropy_coef)
-                    loss = out.loss
-                    extra = self.extra_loss(batch, scored, rows, pb, n_seqs)
-                    if extra is not None:
-                        loss = loss + extra
-                        tot["extra"] += float(extra.detach())
-                    loss.backward()
-                    tot["clip"] += out.pg_clipfrac_sum
-                    tot["akl"] += out.approx_kl_sum
-                    tot["rkl"] += out.ref_kl_sum
-                    tot["ent"] += out.entropy_sum
-                    tot["tok"] += out.n_tokens
-                    tot["loss"] += float(out.loss.detach())
+                    is_choice = np.isin(rows, chosen)
+                    parts: list[tuple[Any, ...]] = []
+                    if (~is_choice).any():  # steps trained token by token
+                        trows = rows[~is_choice]
+                        pb = pack([(batch.prompt_ids[i], batch.response_ids[i]) for i in trows],
+                                  self.pad_id).to(self.device)
+                        width = pb.resp_mask.shape[1]
+                        if not torch.equal(pb.resp_mask.cpu(), scored.mask[trows, :width]):
+                            raise RuntimeError("update: the scored tokens are not aligned with the batch's rows")
+                        logp, ent = token_logprobs_entropy(response_logits(self.model, pb), pb.resp_ids,
+                                                           temperature=cfg.temperature,
+                                                           with_entropy=cfg.entropy_coef > 0)
+                        parts.append((trows, logp, ent, pb.resp_mask, width, pb))
+                    if is_choice.any():  # steps trained as one choice each (column 0)
+                        crows = rows[is_choice]
+                        lp, h = self._choice_logp(self.model, batch, crows)
+                        ones = torch.ones(len(crows), 1, device=self.device)
+                        parts.append((crows, lp[:, None], h[:, None] if cfg.entropy_coef > 0 else None, ones, 1,
+                                      None))
+                    for prows, logp, ent, rmask, width, pb in parts:
+                        old = scored.old_logp[prows, :width].to(self.device)
+                        ref = None if scored.ref_logp is None else scored.ref_logp[prows, :width].to(self.device)
+                        a = torch.as_tensor(scored.advantages[prows], dtype=torch.float32, device=self.device)
+                        if pb is None and a.dim() > 1:  # token advantages: a choice is column 0
+                            a = a[:, :1]
+                        out = policy_loss(logp, old, a, rmask, clip_low=cfg.clip_low, clip_high=cfg.clip_high,
+                                          loss_agg=cfg.loss_agg, n_tokens=n_tokens, n_seqs=n_seqs, ref_logp=ref,
+                                          kl_coef=cfg.kl_coef, entropy=ent, entropy_coef=cfg.entropy_coef)
+                        loss = out.loss
+                        if pb is not None:
+                            extra = self.extra_loss(batch, scored, prows, pb, n_seqs)
+                            if extra is not None:
+                                loss = loss + extra
+                                tot["extra"] += float(extra.detach())
+                        loss.backward()
+                        tot["clip"] += out.pg_clipfrac_sum
+                        tot["akl"] += out.approx_kl_sum
+                        tot["rkl"] += out.ref_kl_sum
+                        tot["ent"] += out.entropy_sum
+                        tot["tok"] += out.n_tokens
+                        tot["loss"] += float(out.loss.detach())
                 if cfg.max_grad_norm > 0:
                     gn = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 else:
