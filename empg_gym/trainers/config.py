@@ -67,9 +67,10 @@ class TrainConfig:
     admissible list, the score being the mean token log-prob or the log-prob, see ``choice_score``;
     placeholders such as WebShop's search query and Search-R1's contents are generated). In ``choose`` mode
     the trained tokens are the chosen action's (``{a}</action>``) after a prompt that ends with ``<action>``;
-    the update raises or lowers their log-likelihood, which is what the choice score is made of (the
-    normaliser over the other candidates is not differentiated), and EMPG's step entropy is the mean
-    full-vocabulary token entropy of the chosen action."""
+    the default update (``choice_gradient: tokens``) raises or lowers their log-likelihood, which is what the
+    choice score is made of (the normaliser over the other candidates is not differentiated), and EMPG's step
+    entropy is the mean full-vocabulary token entropy of the chosen action; ``choice_gradient: choice`` trains
+    the choice's log-probability instead."""
     choice_score: str = "mean"
     """How ``choose`` scores a candidate (the agent spec's ``choice_score``): ``mean`` token log-probability,
     or ``sum`` (the action's log-probability, so the choice is the model's own distribution over the
