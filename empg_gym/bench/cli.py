@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--results", default=None, help="results folder (default: the suite's `results`)")
     r.add_argument("--env", default=None, help="only this env family")
     r.add_argument("--method", default=None, help="only this method")
+    r.add_argument("--seed", type=int, action="append", default=None,
+                   help="only this seed (repeatable); processes given disjoint seeds can share a family")
     r.add_argument(
         "--max-runs",
         type=int,
@@ -81,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=not args.no_progress,
                 only_env=args.env,
                 only_method=args.method,
+                only_seeds=args.seed,
                 stop_after_runs=args.max_runs,
             )
         except KeyboardInterrupt:

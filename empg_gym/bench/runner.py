@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -292,6 +292,28 @@ def run_one(
     return True
 
 
+def select_runs(
+    suite: Suite, only_env: str | None = None, only_method: str | None = None,
+    only_seeds: Sequence[int] | None = None,
+) -> tuple[list[EnvSpec], list[tuple[EnvSpec, str, int]]]:
+    """The env families and the ``(env, method, seed)`` runs a ``run`` command selects, in suite order.
+
+    Raises:
+        ValueError: If a filter names an env, method or seed the suite does not have.
+    """
+    envs = [e for e in suite.envs if only_env in (None, e.name)]
+    if only_env is not None and not envs:
+        raise ValueError(f"--env {only_env!r} is not in the suite (envs: {[e.name for e in suite.envs]})")
+    if only_method is not None and only_method not in suite.methods:
+        raise ValueError(f"--method {only_method!r} is not in the suite (methods: {list(suite.methods)})")
+    seeds = None if only_seeds is None else set(only_seeds)
+    if seeds is not None and not seeds <= set(suite.seeds):
+        raise ValueError(f"--seed {sorted(seeds - set(suite.seeds))} not in the suite (seeds: {list(suite.seeds)})")
+    runs = [(e, m, s) for e, m, s in suite.runs()
+            if e in envs and only_method in (None, m) and (seeds is None or s in seeds)]
+    return envs, runs
+
+
 def run_suite(
     suite: Suite,
     results: str | os.PathLike | None = None,
@@ -299,6 +321,7 @@ def run_suite(
     progress: bool = True,
     only_env: str | None = None,
     only_method: str | None = None,
+    only_seeds: Sequence[int] | None = None,
     stop_after_runs: int | None = None,
 ) -> Path:
     """Run every unfinished run of ``suite`` (see the module docstring); returns the results folder.
@@ -309,6 +332,7 @@ def run_suite(
         progress: Show rich progress.
         only_env: Run only this env family.
         only_method: Run only this method.
+        only_seeds: Run only these seeds (several processes can then share one family's runs).
         stop_after_runs: Stop after finishing this many runs in this session (tests; time-boxed sessions);
             0 builds and evaluates the starts only.
     """
@@ -333,12 +357,7 @@ def run_suite(
         if progress:
             console.print(msg)
 
-    envs = [e for e in suite.envs if only_env in (None, e.name)]
-    if only_env is not None and not envs:
-        raise ValueError(f"--env {only_env!r} is not in the suite (envs: {[e.name for e in suite.envs]})")
-    if only_method is not None and only_method not in suite.methods:
-        raise ValueError(f"--method {only_method!r} is not in the suite (methods: {list(suite.methods)})")
-    runs = [(e, m, s) for e, m, s in suite.runs() if e in envs and only_method in (None, m)]
+    envs, runs = select_runs(suite, only_env, only_method, only_seeds)
     n_done = sum(run_state(suite, res, e, m, s)["state"] == "done" for e, m, s in runs)
     bar = Progress(
         TextColumn("{task.description}"),

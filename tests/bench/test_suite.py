@@ -191,3 +191,27 @@ def test_change_touching_existing_results_is_refused(tmp_path, change, named):
     with pytest.raises(SuiteMismatch, match=rf"differs in: {named}\)"):
         _check_suite(_suite_with(tmp_path, change(BASE), "t2.yaml"), res)
     assert (res / "suite.yaml").read_text() == before
+
+
+def test_run_filters_select_env_method_and_seeds():
+    from empg_gym.bench.runner import select_runs
+
+    s = load_suite("cpu")
+    envs, runs = select_runs(s, "alfworld", "grpo", [1, 3])
+    assert [e.name for e in envs] == ["alfworld"]
+    assert [(e.name, m, sd) for e, m, sd in runs] == [("alfworld", "grpo", 1), ("alfworld", "grpo", 3)]
+    _, everything = select_runs(s)
+    assert len(everything) == len(list(s.runs()))
+    for bad, needle in (({"only_seeds": [9]}, "--seed [9] not in the suite (seeds: [0, 1, 2, 3, 4])"),
+                        ({"only_env": "mars"}, "--env 'mars' is not in the suite"),
+                        ({"only_method": "a2c"}, "--method 'a2c' is not in the suite")):
+        with pytest.raises(ValueError) as e:
+            select_runs(s, **bad)
+        assert needle in str(e.value)
+
+
+def test_bench_cli_names_an_unknown_seed(tmp_path, capsys):
+    from empg_gym.bench.cli import main
+
+    assert main(["run", "--suite", "smoke", "--results", str(tmp_path / "r"), "--seed", "5", "--no-progress"]) == 2
+    assert "--seed [5] not in the suite (seeds: [0])" in capsys.readouterr().err
