@@ -19,7 +19,6 @@ start are an estimate of later ones, not a measurement of them. Record the load 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -27,47 +26,26 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _suite_run import suite_run_fields, suite_run_parser
 
 PHASES = ("time_rollout", "time_scoring", "time_estimator", "time_update", "time_checkpoint", "time_total")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--suite", default="cpu")
-    p.add_argument("--env", required=True)
-    p.add_argument("--method", default=None, help="default: the suite's baseline")
-    p.add_argument("--start", required=True, help="start policy folder (HF checkpoint)")
+    p = suite_run_parser(__doc__)
     p.add_argument("--iterations", type=int, default=2)
     p.add_argument("--eval-seconds", type=float, default=0.0, help="measured eval time of one checkpoint")
-    p.add_argument("--out", default=None)
     args = p.parse_args()
-    import torch
-
     from empg_gym._io import write_json_atomic
-    from empg_gym.bench.suite import load_suite
     from empg_gym.trainers import train
     from empg_gym.trainers.checkpoint import read_metrics
     from empg_gym.trainers.config import from_dict
 
-    suite = load_suite(args.suite)
-    try:
-        env = suite.env(args.env)
-    except ValueError as e:
-        raise SystemExit(f"--env: {e}") from None
-    method = args.method or suite.baseline
-    fields = suite.train_fields(env, method)
-    planned = int(fields.get("iterations", 150))
-    torch.set_num_threads(int(fields.get("torch_threads", 0) or 1))
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        fields.update(
-            model=str(Path(args.start).resolve()),
-            seed=0,
-            output_dir=str(Path(tmp) / "run"),
-            iterations=args.iterations,
-            save_every=args.iterations,
-            progress=False,
-        )
+        suite, env, method, fields = suite_run_fields(args, Path(tmp) / "run")
+        planned = int(fields.get("iterations", 150))
+        fields.update(iterations=args.iterations, save_every=args.iterations)
         t0, c0 = time.perf_counter(), time.process_time()
         train(from_dict(fields))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0

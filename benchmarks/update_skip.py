@@ -13,7 +13,6 @@ the two modes' results (the update is the same; the difference is float rounding
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -22,37 +21,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _suite_run import suite_run_fields, suite_run_parser
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--suite", default="cpu")
-    p.add_argument("--env", required=True)
-    p.add_argument("--method", default=None, help="default: the suite's baseline")
-    p.add_argument("--start", required=True, help="start policy folder (HF checkpoint)")
+    p = suite_run_parser(__doc__)
     p.add_argument("--iteration", type=int, default=2, help="whose task draw and seeds the rollout uses")
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--out", default=None)
     args = p.parse_args()
     import torch
 
     from empg_gym._io import write_json_atomic
-    from empg_gym.bench.suite import load_suite
     from empg_gym.trainers.config import from_dict
     from empg_gym.trainers.pg import PGTrainer
 
-    suite = load_suite(args.suite)
-    try:
-        env = suite.env(args.env)
-    except ValueError as e:
-        raise SystemExit(f"--env: {e}") from None
-    method = args.method or suite.baseline
-    fields = suite.train_fields(env, method)
-    torch.set_num_threads(int(fields.get("torch_threads", 0) or 1))
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        fields.update(model=str(Path(args.start).resolve()), seed=0, output_dir=str(Path(tmp) / "run"),
-                      progress=False)
+        suite, env, method, fields = suite_run_fields(args, Path(tmp) / "run")
         t = PGTrainer(from_dict(fields))
         if type(t).extra_loss is not PGTrainer.extra_loss:
             raise SystemExit(f"method {method!r} has a value loss on every row: nothing is skipped")
