@@ -14,47 +14,36 @@ entropy (mean token entropy of the chosen action vs entropy of the choice distri
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _suite_run import suite_run_fields, suite_run_parser
+from _suite_run import batch_parser, rolled_out, weights_and_optimizer
 
 
 def main() -> None:
-    p = suite_run_parser(__doc__)
-    p.add_argument("--iteration", type=int, default=2, help="whose task draw and seeds the rollout uses")
-    p.add_argument("--repeats", type=int, default=2)
-    args = p.parse_args()
+    args = batch_parser(__doc__).parse_args()
     import torch
 
     from empg_gym._io import write_json_atomic
-    from empg_gym.trainers.config import from_dict
-    from empg_gym.trainers.pg import PGTrainer
+
+    def acts_by_choice(fields, t):
+        if fields.get("action_mode") != "choose":
+            raise SystemExit(f"{args.suite}/{args.env} does not act in action_mode 'choose': nothing to compare")
 
     load0 = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        suite, env, method, fields = suite_run_fields(args, Path(tmp) / "run")
-        if fields.get("action_mode") != "choose":
-            raise SystemExit(f"{suite.name}/{env.name} does not act in action_mode 'choose': nothing to compare")
-        fields["choice_gradient"] = "tokens"
-        t = PGTrainer(from_dict(fields))
-        t.setup()
-        trajs, rewards, stats = t.rollout(args.iteration)
+    with rolled_out(args, check=acts_by_choice, choice_gradient="tokens") as (suite, env, method, t, rollout):
+        trajs, rewards, stats = rollout
         cfgs = {m: dataclasses.replace(t.cfg, choice_gradient=m) for m in ("tokens", "choice")}
-        w0 = copy.deepcopy(t.model.state_dict())
-        o0 = copy.deepcopy(t.optimizer.state_dict())
+        restore = weights_and_optimizer(t)
         times: dict[str, dict[str, list[tuple[float, float]]]] = {m: {"scoring": [], "update": []} for m in cfgs}
         info: dict[str, dict[str, float]] = {}
         for _ in range(args.repeats):
             for mode, cfg in cfgs.items():
-                t.model.load_state_dict(w0)
-                t.optimizer.load_state_dict(o0)
+                restore()
                 t.cfg = cfg
                 batch = t.step_batch(trajs, rewards)
                 w, c = time.perf_counter(), time.process_time()

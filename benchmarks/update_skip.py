@@ -16,33 +16,26 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _suite_run import suite_run_fields, suite_run_parser
+from _suite_run import batch_parser, rolled_out, weights_and_optimizer
 
 
 def main() -> None:
-    p = suite_run_parser(__doc__)
-    p.add_argument("--iteration", type=int, default=2, help="whose task draw and seeds the rollout uses")
-    p.add_argument("--repeats", type=int, default=2)
-    args = p.parse_args()
+    args = batch_parser(__doc__).parse_args()
     import torch
 
     from empg_gym._io import write_json_atomic
-    from empg_gym.trainers.config import from_dict
     from empg_gym.trainers.pg import PGTrainer
 
-    load0 = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        suite, env, method, fields = suite_run_fields(args, Path(tmp) / "run")
-        t = PGTrainer(from_dict(fields))
+    def has_no_value_loss(fields, t):
         if type(t).extra_loss is not PGTrainer.extra_loss:
-            raise SystemExit(f"method {method!r} has a value loss on every row: nothing is skipped")
-        t.setup()
-        trajs, rewards, stats = t.rollout(args.iteration)
+            raise SystemExit(f"{fields['estimator']!r} has a value loss on every row: nothing is skipped")
+
+    load0 = os.getloadavg()
+    with rolled_out(args, check=has_no_value_loss) as (suite, env, method, t, (trajs, rewards, stats)):
         batch = t.step_batch(trajs, rewards)
         with torch.no_grad():
             scored = t.score(batch)
@@ -52,13 +45,12 @@ def main() -> None:
         live = scored.live
         nonzero = float(np.mean(adv[live] != 0)) if len(live) else 0.0
         w0 = copy.deepcopy(t.model.state_dict())
-        o0 = copy.deepcopy(t.optimizer.state_dict())
+        restore = weights_and_optimizer(t)
         times: dict[str, list[tuple[float, float]]] = {"skip": [], "all rows": []}
         weights: dict[str, dict[str, torch.Tensor]] = {}
         for _ in range(args.repeats):
             for mode in ("skip", "all rows"):
-                t.model.load_state_dict(w0)
-                t.optimizer.load_state_dict(o0)
+                restore()
                 t.skip_zero_advantage_rows = mode == "skip"
                 w, c = time.perf_counter(), time.process_time()
                 t.update(args.iteration, batch, scored)
