@@ -403,12 +403,13 @@ class PGTrainer:
         if not len(chosen):
             return ScoredBatch(old_logp=pol.logp, mask=pol.mask, ref_logp=ref, step_entropy=step_entropies(pol))
         # a chosen step is one unit of the loss: column 0 holds log pi(chosen), the entropy is pi's
-        width = max(pol.mask.shape[1], 1)
-        logp, mask = self._widen(pol.logp, width), self._widen(pol.mask, width)
-        ent = self._widen(pol.entropy, width)
-        ref = None if ref is None else self._widen(ref, width)
         import torch
+        from torch.nn.functional import pad
 
+        assert pol.entropy is not None  # scored with_entropy=True
+        extra_col = (0, 1 if pol.mask.shape[1] == 0 else 0)  # all steps chosen: no token column yet
+        logp, mask, ent = pad(pol.logp, extra_col), pad(pol.mask, extra_col), pad(pol.entropy, extra_col)
+        ref = None if ref is None else pad(ref, extra_col)
         with torch.no_grad():
             lp, h = self._choice_logp(self.model, batch, chosen)
             logp[chosen, 0], mask[chosen, 0], ent[chosen, 0] = lp, 1.0, h
@@ -416,15 +417,6 @@ class PGTrainer:
                 ref[chosen, 0] = self._choice_logp(self.ref_model, batch, chosen)[0]
         return ScoredBatch(old_logp=logp, mask=mask, ref_logp=ref,
                            step_entropy=step_entropies(TokenScores(logp, mask, ent)))
-
-    @staticmethod
-    def _widen(x: Any, width: int) -> Any:
-        """``x`` ``[N, R]`` zero-padded to at least ``width`` columns (a copy)."""
-        import torch
-
-        out = torch.zeros(x.shape[0], max(width, x.shape[1]))
-        out[:, :x.shape[1]] = x
-        return out
 
     def _choice_rows(self, batch: StepBatch) -> np.ndarray:
         """Rows trained as a choice among admissible actions (``choice_gradient: choice``)."""
