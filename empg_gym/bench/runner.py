@@ -88,25 +88,67 @@ def start_dir(results: str | os.PathLike, env: str) -> Path:
 _INERT_KEYS = frozenset({"description", "results"})
 
 
+def _start_inputs(raw: Mapping[str, Any], env: str) -> dict[str, Any]:
+    """What a family's start policy is built from, out of a raw suite dict (see :func:`build_start`)."""
+    from empg_gym.bench.start import start_agent_spec
+
+    sec = (raw.get("envs") or {}).get(env) or {}
+    train = {**(raw.get("train") or {}), **(sec.get("train") or {})}
+    start = {**(raw.get("start") or {}), **(sec.get("start") or {})}
+    keys = {"max_steps", "prompt", "history_length", "response_prefix"}
+    if start.get("env_kwargs") is None:  # the start clones the RL runs' own env_kwargs
+        keys.add("env_kwargs")
+    return {
+        "env_id": sec.get("env_id"),
+        "start": start,
+        "train": {k: train.get(k) for k in sorted(keys)},
+        "agent": start_agent_spec(train, env),
+    }
+
+
+def _suite_diff(old: Mapping[str, Any], cur: Mapping[str, Any], results: Path) -> list[str]:
+    """The keys in which ``cur`` differs from the suite ``old`` that ``results`` was made under, where it matters."""
+    diff = sorted(
+        k
+        for k in set(old) | set(cur)
+        if k not in _INERT_KEYS | {"envs", "methods"} and old.get(k) != cur.get(k)
+    )
+    runs_root = results / "runs"
+    old_m, cur_m = old.get("methods") or {}, cur.get("methods") or {}
+    for m in sorted(set(old_m) | set(cur_m)):  # a method may be added; one with runs may not change
+        if old_m.get(m) != cur_m.get(m) and any(runs_root.glob(f"*/{m}")):
+            diff.append(f"methods.{m}")
+    old_envs, cur_envs = old.get("envs") or {}, cur.get("envs") or {}
+    for name in sorted(set(old_envs) | set(cur_envs)):
+        o, c = old_envs.get(name), cur_envs.get(name)
+        if o == c:
+            continue
+        if (runs_root / name).exists():  # only its list of methods may change
+            strip = lambda d: {k: v for k, v in (d or {}).items() if k != "methods"}  # noqa: E731
+            if strip(o) != strip(c):
+                diff.append(f"envs.{name}")
+        elif start_dir(results, name).exists() and (
+            o is None or c is None or _start_inputs(old, name) != _start_inputs(cur, name)
+        ):
+            diff.append(f"envs.{name} (its start)")
+    return diff
+
+
 def _check_suite(suite: Suite, results: Path) -> None:
     """Refuse a results folder whose runs were made under different settings; else record the suite.
 
-    Keys shared by every run (seeds, methods, train, start defaults, ...) must be equal. An env family's own
-    section may change as long as the folder holds nothing of that family yet (no start, no run), so a family
-    can be added or re-designed next to the finished results of another.
+    Keys shared by every run (seeds, train, start defaults, ...) must be equal. A method may be added to a
+    folder with results, and a method without runs may change. An env family's own section may change as long
+    as the folder holds no run of that family: freely while it has no start either, otherwise only in what the
+    start is not built from (its RL task pool, iterations, batch, ...: the start is reused). A family with runs
+    may change only its list of methods. So a family can be added or re-designed, and a finished benchmark
+    extended with a method, next to the finished results.
     """
     saved = results / "suite.yaml"
     cur = dict(suite.raw)
     if saved.is_file():
         old = yaml.safe_load(saved.read_text()) or {}
-        diff = sorted(
-            k for k in set(old) | set(cur) if k not in _INERT_KEYS | {"envs"} and old.get(k) != cur.get(k)
-        )
-        old_envs, cur_envs = old.get("envs") or {}, cur.get("envs") or {}
-        for name in sorted(set(old_envs) | set(cur_envs)):
-            has_results = start_dir(results, name).exists() or (results / "runs" / name).exists()
-            if old_envs.get(name) != cur_envs.get(name) and has_results:
-                diff.append(f"envs.{name}")
+        diff = _suite_diff(old, cur, results)
         if diff:
             raise SuiteMismatch(
                 f"{results} holds results of a different suite (differs in: {', '.join(diff)}); "

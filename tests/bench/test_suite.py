@@ -193,6 +193,67 @@ def test_change_touching_existing_results_is_refused(tmp_path, change, named):
     assert (res / "suite.yaml").read_text() == before
 
 
+def test_method_may_be_added_next_to_runs_but_not_changed(tmp_path):
+    from empg_gym.bench.runner import SuiteMismatch, _check_suite
+
+    res = tmp_path / "res"
+    _check_suite(_suite_with(tmp_path, BASE), res)
+    (res / "runs" / "guess" / "grpo").mkdir(parents=True)
+    more = {**BASE, "methods": {**BASE["methods"], "rloo": {"estimator": "rloo"}}}
+    _check_suite(_suite_with(tmp_path, more, "t2.yaml"), res)
+    assert "rloo" in yaml.safe_load((res / "suite.yaml").read_text())["methods"]
+    # empg has no run yet, so it may still change; grpo has one, so it may not
+    _check_suite(_suite_with(tmp_path, {**more, "methods": {**more["methods"], "empg": {"estimator": "empg"}}}), res)
+    with pytest.raises(SuiteMismatch, match=r"differs in: methods\.grpo\)"):
+        _check_suite(_suite_with(tmp_path, {**more, "methods": {**more["methods"], "grpo": {"estimator": "rloo"}}}), res)
+
+
+def test_family_with_runs_may_change_only_its_list_of_methods(tmp_path):
+    from empg_gym.bench.runner import SuiteMismatch, _check_suite
+
+    res = tmp_path / "res"
+    listed = {**BASE, "envs": {"guess": {**BASE["envs"]["guess"], "methods": ["grpo"]}}}
+    _check_suite(_suite_with(tmp_path, listed), res)
+    (res / "runs" / "guess" / "grpo").mkdir(parents=True)
+    _check_suite(_suite_with(tmp_path, BASE, "t2.yaml"), res)  # the list grows to both methods
+    with pytest.raises(SuiteMismatch, match=r"differs in: envs\.guess\)"):
+        _check_suite(_suite_with(tmp_path, {**BASE, "envs": {"guess": {**BASE["envs"]["guess"], "train": {"task_pool": 3}}}}), res)
+
+
+@pytest.mark.parametrize(
+    "train, start, refused",
+    [
+        ({"task_pool": 9, "iterations": 7}, None, False),  # RL-only fields: the start is reused
+        ({"task_pool": 4, "history_length": 4}, None, True),  # the start's prompts change
+        ({"task_pool": 4, "temperature": 0.5}, None, True),  # the start's agent.yaml changes
+        ({"task_pool": 4}, {"bc_steps": 9}, True),
+        ({"task_pool": 4, "env_kwargs": {"max_secret": 20}}, None, True),  # the start clones these kwargs
+        ({"task_pool": 4, "env_kwargs": {"max_secret": 20}}, {"env_kwargs": {}}, False),  # ... unless its own
+    ],
+)
+def test_family_with_a_start_and_no_runs_may_change_what_the_start_does_not_read(tmp_path, train, start, refused):
+    from empg_gym.bench.runner import SuiteMismatch, _check_suite
+
+    res = tmp_path / "res"
+    guess = dict(BASE["envs"]["guess"])
+    if start and "env_kwargs" in start:
+        guess["start"] = {"env_kwargs": start["env_kwargs"]}
+        start = None
+    first = {**BASE, "envs": {"guess": guess}}
+    _check_suite(_suite_with(tmp_path, first), res)
+    (res / "starts" / "guess").mkdir(parents=True)
+    sec = {**guess, "train": train}
+    if start:
+        sec["start"] = {**guess.get("start", {}), **start}
+    changed = _suite_with(tmp_path, {**first, "envs": {"guess": sec}}, "t2.yaml")
+    if refused:
+        with pytest.raises(SuiteMismatch, match=r"envs\.guess \(its start\)"):
+            _check_suite(changed, res)
+    else:
+        _check_suite(changed, res)
+        assert yaml.safe_load((res / "suite.yaml").read_text())["envs"]["guess"]["train"] == train
+
+
 def test_run_filters_select_env_method_and_seeds():
     from empg_gym.bench.runner import select_runs
 
