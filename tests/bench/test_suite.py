@@ -204,8 +204,9 @@ def test_method_may_be_added_next_to_runs_but_not_changed(tmp_path):
     assert "rloo" in yaml.safe_load((res / "suite.yaml").read_text())["methods"]
     # empg has no run yet, so it may still change; grpo has one, so it may not
     _check_suite(_suite_with(tmp_path, {**more, "methods": {**more["methods"], "empg": {"estimator": "empg"}}}), res)
+    changed = _suite_with(tmp_path, {**more, "methods": {**more["methods"], "grpo": {"estimator": "rloo"}}})
     with pytest.raises(SuiteMismatch, match=r"differs in: methods\.grpo\)"):
-        _check_suite(_suite_with(tmp_path, {**more, "methods": {**more["methods"], "grpo": {"estimator": "rloo"}}}), res)
+        _check_suite(changed, res)
 
 
 def test_family_with_runs_may_change_only_its_list_of_methods(tmp_path):
@@ -216,8 +217,9 @@ def test_family_with_runs_may_change_only_its_list_of_methods(tmp_path):
     _check_suite(_suite_with(tmp_path, listed), res)
     (res / "runs" / "guess" / "grpo").mkdir(parents=True)
     _check_suite(_suite_with(tmp_path, BASE, "t2.yaml"), res)  # the list grows to both methods
+    other = {**BASE, "envs": {"guess": {**BASE["envs"]["guess"], "train": {"task_pool": 3}}}}
     with pytest.raises(SuiteMismatch, match=r"differs in: envs\.guess\)"):
-        _check_suite(_suite_with(tmp_path, {**BASE, "envs": {"guess": {**BASE["envs"]["guess"], "train": {"task_pool": 3}}}}), res)
+        _check_suite(_suite_with(tmp_path, other), res)
 
 
 @pytest.mark.parametrize(
