@@ -175,6 +175,7 @@ def make_report(
     """Write ``report.md``, ``report.json`` and the learning-curve PNGs; returns the report dict."""
     import yaml
 
+    from empg_gym.bench.suite import EvalSpec
     from empg_gym.eval.compare import paired_bootstrap
 
     root = Path(results)
@@ -199,7 +200,12 @@ def make_report(
     for env in envs:
         runs = {k: v for k, v in data["runs"].items() if k[0] == env}
         starts = data["starts"].get(env, {})
-        lists = sorted({lk for v in runs.values() for lk in v["entries"]} | set(starts))
+        # the start's evaluations on lists the suite no longer names (an earlier design's) are left out
+        named = {
+            EvalSpec(split=str(e.get("split", "test")), limit=e.get("limit")).key
+            for e in (suite_raw["envs"][env] or {}).get("eval") or []
+        }
+        lists = sorted({lk for v in runs.values() for lk in v["entries"]} | (set(starts) & named or set(starts)))
         erep: dict[str, Any] = {"lists": {}, "cost": {}}
         lines += [f"## {env}", ""]
         if not runs and not starts:

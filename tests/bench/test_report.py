@@ -101,6 +101,17 @@ def test_report_numbers(results):
     assert md.split("## key")[1].strip().startswith("No results yet (no start, no finished run).\n\nUnfinished")
 
 
+def test_report_leaves_out_start_lists_the_suite_no_longer_names(results):
+    raw = yaml.safe_load((results / "suite.yaml").read_text())
+    raw["envs"]["guess"]["eval"] = [{"split": "test"}]
+    (results / "suite.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    (results / "starts/guess/eval/valid.json").write_text(json.dumps(guess_entry("start", won(2))))
+    assert list(make_report(results, plots=False)["envs"]["guess"]["lists"]) == ["test"]
+    del raw["envs"]["guess"]["eval"]  # a suite without eval lists: every list the start was evaluated on
+    (results / "suite.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert list(make_report(results, plots=False)["envs"]["guess"]["lists"]) == ["test", "valid"]
+
+
 def test_report_needs_a_results_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a benchmark results folder"):
         make_report(tmp_path)
