@@ -98,11 +98,15 @@ def _start_inputs(raw: Mapping[str, Any], env: str) -> dict[str, Any]:
     keys = {"max_steps", "prompt", "history_length", "response_prefix"}
     if start.get("env_kwargs") is None:  # the start clones the RL runs' own env_kwargs
         keys.add("env_kwargs")
+    try:
+        agent: Any = start_agent_spec(train, env)
+    except (TypeError, ValueError) as e:  # a suite file this version no longer accepts: compare as different
+        agent = f"invalid: {e}"
     return {
         "env_id": sec.get("env_id"),
         "start": start,
         "train": {k: train.get(k) for k in sorted(keys)},
-        "agent": start_agent_spec(train, env),
+        "agent": agent,
     }
 
 

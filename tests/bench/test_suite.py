@@ -256,6 +256,19 @@ def test_family_with_a_start_and_no_runs_may_change_what_the_start_does_not_read
         assert yaml.safe_load((res / "suite.yaml").read_text())["envs"]["guess"]["train"] == train
 
 
+def test_start_inputs_of_a_suite_this_version_rejects_compare_as_different(tmp_path):
+    from empg_gym.bench.runner import SuiteMismatch, _check_suite
+
+    res = tmp_path / "res"
+    _check_suite(_suite_with(tmp_path, BASE), res)
+    (res / "starts" / "guess").mkdir(parents=True)
+    saved = yaml.safe_load((res / "suite.yaml").read_text())
+    saved["envs"]["guess"]["train"] = {"task_pool": 4, "temperature": -1.0}  # invalid today
+    (res / "suite.yaml").write_text(yaml.safe_dump(saved))
+    with pytest.raises(SuiteMismatch, match=r"envs\.guess \(its start\)"):
+        _check_suite(_suite_with(tmp_path, BASE, "t2.yaml"), res)
+
+
 def test_run_filters_select_env_method_and_seeds():
     from empg_gym.bench.runner import select_runs
 
