@@ -205,7 +205,7 @@ def make_report(
             EvalSpec(split=str(e.get("split", "test")), limit=e.get("limit")).key
             for e in (suite_raw["envs"][env] or {}).get("eval") or []
         }
-        lists = sorted({lk for v in runs.values() for lk in v["entries"]} | (set(starts) & named or set(starts)))
+        lists = sorted({lk for v in runs.values() for lk in v["entries"]} | ((set(starts) & named) or set(starts)))
         erep: dict[str, Any] = {"lists": {}, "cost": {}}
         lines += [f"## {env}", ""]
         if not runs and not starts:

@@ -90,12 +90,12 @@ _INERT_KEYS = frozenset({"description", "results"})
 
 def _start_inputs(raw: Mapping[str, Any], env: str) -> dict[str, Any]:
     """What a family's start policy is built from, out of a raw suite dict (see :func:`build_start`)."""
-    from empg_gym.bench.start import start_agent_spec
+    from empg_gym.bench.start import START_TRAIN_FIELDS, start_agent_spec
 
     sec = (raw.get("envs") or {}).get(env) or {}
     train = {**(raw.get("train") or {}), **(sec.get("train") or {})}
     start = {**(raw.get("start") or {}), **(sec.get("start") or {})}
-    keys = {"max_steps", "prompt", "history_length", "response_prefix"}
+    keys = set(START_TRAIN_FIELDS)
     if start.get("env_kwargs") is None:  # the start clones the RL runs' own env_kwargs
         keys.add("env_kwargs")
     try:
@@ -108,6 +108,10 @@ def _start_inputs(raw: Mapping[str, Any], env: str) -> dict[str, Any]:
         "train": {k: train.get(k) for k in sorted(keys)},
         "agent": agent,
     }
+
+
+def _without(d: Mapping[str, Any] | None, key: str) -> dict[str, Any]:
+    return {k: v for k, v in (d or {}).items() if k != key}
 
 
 def _suite_diff(old: Mapping[str, Any], cur: Mapping[str, Any], results: Path) -> list[str]:
@@ -128,8 +132,7 @@ def _suite_diff(old: Mapping[str, Any], cur: Mapping[str, Any], results: Path) -
         if o == c:
             continue
         if (runs_root / name).exists():  # only its list of methods may change
-            strip = lambda d: {k: v for k, v in (d or {}).items() if k != "methods"}  # noqa: E731
-            if strip(o) != strip(c):
+            if _without(o, "methods") != _without(c, "methods"):
                 diff.append(f"envs.{name}")
         elif start_dir(results, name).exists() and (
             o is None or c is None or _start_inputs(old, name) != _start_inputs(cur, name)

@@ -77,6 +77,11 @@ def env_tokenizer(texts: list[str], vocab_size: int) -> Any:
     return fast
 
 
+#: The RL ``train`` fields :func:`build_start` reads (besides ``env_kwargs`` when the start has none of its own, and
+#: the fields of :func:`start_agent_spec`); a results folder reuses a start while these stay the same.
+START_TRAIN_FIELDS = ("max_steps", "prompt", "history_length", "response_prefix")
+
+
 def start_agent_spec(train: Mapping[str, Any], name: str) -> dict[str, Any]:
     """``agent.yaml`` of a start folder: the agent the RL runs train (so its eval is comparable).
 
