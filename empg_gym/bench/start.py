@@ -16,7 +16,8 @@ RL seed of that env, so each method starts from the same weights:
 3. Behaviour cloning (:func:`empg_gym.trainers.sft.behaviour_clone`): a noisy expert on the train split
    (expert action with probability ``expert_prob``, else a random admissible one), ``bc_rounds`` rounds of
    ``bc_steps`` AdamW steps, each round on a fresh draw of demonstrations (seed ``seed + round`` from the
-   second round on) with a fresh optimizer; each finished round is saved, so a killed build resumes.
+   second round on) with a fresh optimizer (with ``bc_fresh_tasks``, on the next ``bc_tasks`` train tasks
+   each round); each finished round is saved, so a killed build resumes.
 4. Saved as a Hugging Face folder (weights, tokenizer, ``agent.yaml`` with the run's sampling settings,
    ``start.json`` with the BC statistics and wall time), written to a temporary folder and renamed into
    place, so ``empg-eval --agent <folder>`` and ``empg-train --model <folder>`` both work on it.
@@ -199,25 +200,35 @@ def build_start(
         per_round = json.loads((rounds_dir / "stats.json").read_text()) if done else []
         per_round = per_round[:done]
         for r in range(done + 1, spec.bc_rounds + 1):
-            stats = behaviour_clone(
-                model,
-                tok,
-                env_id,
-                episodes=spec.bc_episodes,
-                env_kwargs=env_kwargs,
-                max_steps=max_steps,
-                expert_prob=spec.expert_prob,
-                think=spec.think,
-                steps=spec.bc_steps,
-                batch_size=spec.bc_batch_size,
-                lr=spec.bc_lr,
-                seed=spec.seed + (r if r > 1 else 0),  # round r > 1: a fresh draw of demonstrations
-                prompt=prompt,
-                history_length=hist,
-                num_tasks=spec.bc_tasks,
-                response_prefix=str(train.get("response_prefix", "")),
-                prompt_loss_weight=spec.bc_prompt_loss,
-            )
+            offset = (r - 1) * spec.bc_tasks if spec.bc_fresh_tasks else 0
+            try:
+                stats = behaviour_clone(
+                    model,
+                    tok,
+                    env_id,
+                    episodes=spec.bc_episodes,
+                    env_kwargs=env_kwargs,
+                    max_steps=max_steps,
+                    expert_prob=spec.expert_prob,
+                    think=spec.think,
+                    steps=spec.bc_steps,
+                    batch_size=spec.bc_batch_size,
+                    lr=spec.bc_lr,
+                    seed=spec.seed + (r if r > 1 else 0),  # round r > 1: a fresh draw of demonstrations
+                    prompt=prompt,
+                    history_length=hist,
+                    num_tasks=spec.bc_tasks,
+                    task_offset=offset,
+                    response_prefix=str(train.get("response_prefix", "")),
+                    prompt_loss_weight=spec.bc_prompt_loss,
+                )
+            except ValueError as e:
+                if not (spec.bc_fresh_tasks and "task_index" in str(e)):
+                    raise
+                raise ValueError(
+                    f"bc_fresh_tasks: BC round {r} of {spec.bc_rounds} clones on train tasks {offset}.."
+                    f"{offset + spec.bc_tasks - 1}, which this env does not have ({e}); lower bc_rounds or bc_tasks"
+                ) from None
             per_round.append(stats)
             if r < spec.bc_rounds:
                 rounds_dir.mkdir(parents=True, exist_ok=True)

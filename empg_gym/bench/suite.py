@@ -95,6 +95,9 @@ class StartSpec:
             action): below 1 gives a partial policy and state coverage off the expert's path.
         bc_steps: Optimizer steps of behaviour cloning (per round).
         bc_rounds: Rounds of behaviour cloning, each on a fresh draw of demonstrations with a fresh optimizer.
+        bc_fresh_tasks: Each round clones on tasks no earlier round saw (round ``r``: ``task_index``
+            ``(r - 1) * bc_tasks`` .. ``r * bc_tasks - 1``) instead of the same ``bc_tasks`` tasks with new noise;
+            the env's train split must hold ``bc_rounds * bc_tasks`` tasks.
         bc_batch_size: Turns per step.
         bc_lr: AdamW learning rate.
         bc_prompt_loss: Weight of the auxiliary next-token loss on the demonstration prompts
@@ -120,6 +123,7 @@ class StartSpec:
     bc_lr: float = 2e-3
     bc_prompt_loss: float = 0.0
     bc_rounds: int = 1
+    bc_fresh_tasks: bool = False
     think: str = "ok"
     seed: int = 0
     env_kwargs: dict[str, Any] | None = None
@@ -144,6 +148,8 @@ class StartSpec:
             errs.append("bc_steps must be >= 0")
         if self.hidden_size % self.num_heads:
             errs.append(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
+        if not isinstance(self.bc_fresh_tasks, bool):
+            errs.append(f"bc_fresh_tasks must be true or false, got {self.bc_fresh_tasks!r}")
         if self.bc_prompt_loss < 0:
             errs.append("bc_prompt_loss must be >= 0")
         if not 0 <= self.expert_prob <= 1:

@@ -65,6 +65,7 @@ def behaviour_clone(
     prompt: str = "auto",
     history_length: int = 2,
     num_tasks: int | None = None,
+    task_offset: int = 0,
     response_prefix: str = "",
     prompt_loss_weight: float = 0.0,
 ) -> dict[str, float]:
@@ -86,6 +87,8 @@ def behaviour_clone(
         prompt: Prompt template name.
         history_length: Turns of history in the prompt.
         num_tasks: Demonstrations use ``task_index`` 0..num_tasks-1 (default: one per episode).
+        task_offset: Added to every ``task_index`` (``task_offset``..``task_offset + num_tasks - 1``), e.g. to
+            clone on tasks not seen in an earlier round.
         response_prefix: The agent's ``extra.response_prefix``: it ends the prompt, and the target is the rest
             of the response (so the loss falls on what the policy generates, not on a fixed frame). Every
             demonstration response must start with it.
@@ -107,7 +110,7 @@ def behaviour_clone(
 
     demo = NoisyExpert(expert_prob, seed)
     n_tasks = num_tasks or episodes
-    tasks = [{"task_index": i % n_tasks} for i in range(episodes)]
+    tasks = [{"task_index": task_offset + i % n_tasks} for i in range(episodes)]
     collect(demo, env_id, tasks=tasks, seed=seed, env_kwargs=env_kwargs, max_steps=max_steps, progress=False)
     spec = AgentSpec(backend="transformers", model="<in memory>", prompt=prompt, history_length=history_length,
                      extra={"response_prefix": response_prefix} if response_prefix else {})

@@ -78,3 +78,33 @@ def test_start_env_kwargs_override_the_runs_env_kwargs(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(a[k].shape != c[k].shape or not torch.equal(a[k], c[k]) for k in a)
     assert json.loads((over / "start.json").read_text())["spec"]["env_kwargs"] == TRAIN["env_kwargs"]
+
+
+def test_fresh_tasks_clone_each_round_on_the_next_tasks(tmp_path):
+    """``bc_fresh_tasks``: round 2 clones on tasks 4..7 (of an 8-task env), not on tasks 0..3 again."""
+    from empg_gym.policy.hf import load_model_and_tokenizer
+    from empg_gym.trainers.sft import behaviour_clone
+
+    torch.set_num_threads(1)
+    train = {**TRAIN, "env_kwargs": {"size": 2, "num_tasks": 8}}
+    fresh = build_start(tmp_path / "fresh", ENV, train, StartSpec(**SPEC, bc_rounds=2, bc_fresh_tasks=True), name="s")
+    same = build_start(tmp_path / "same", ENV, train, StartSpec(**SPEC, bc_rounds=2), name="s")
+    one = build_start(tmp_path / "one", ENV, train, StartSpec(**SPEC, bc_rounds=1, bc_fresh_tasks=True), name="s")
+    model, tok = load_model_and_tokenizer(str(one), device="cpu", dtype="float32")
+    behaviour_clone(model, tok, ENV, episodes=4, env_kwargs=train["env_kwargs"], max_steps=2, expert_prob=1.0,
+                    think="ok", steps=3, batch_size=4, lr=2e-3, seed=2, history_length=1, num_tasks=4,
+                    task_offset=4, response_prefix=TRAIN["response_prefix"])
+    got, other = _weights(fresh), _weights(same)
+    for k, v in model.state_dict().items():
+        if k in got:
+            torch.testing.assert_close(got[k], v, rtol=0, atol=1e-6)
+    assert any(not torch.equal(got[k], other[k]) for k in got)
+    assert json.loads((fresh / "start.json").read_text())["spec"]["bc_fresh_tasks"] is True
+
+
+def test_fresh_tasks_beyond_the_train_split_are_a_clear_error(tmp_path):
+    torch.set_num_threads(1)
+    with pytest.raises(ValueError, match=r"bc_fresh_tasks: BC round 2 of 2 clones on train tasks 4..7, which this env"):
+        build_start(tmp_path / "s", ENV, TRAIN, StartSpec(**SPEC, bc_rounds=2, bc_fresh_tasks=True), name="s")
+    with pytest.raises(ValueError, match="bc_fresh_tasks must be true or false"):
+        StartSpec(**SPEC, bc_fresh_tasks="yes")
