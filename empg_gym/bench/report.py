@@ -175,7 +175,7 @@ def make_report(
     """Write ``report.md``, ``report.json`` and the learning-curve PNGs; returns the report dict."""
     import yaml
 
-    from empg_gym.bench.suite import EvalSpec
+    from empg_gym.bench.suite import DEFAULT_EVAL, EvalSpec
     from empg_gym.eval.compare import paired_bootstrap
 
     root = Path(results)
@@ -203,7 +203,7 @@ def make_report(
         # the start's evaluations on lists the suite no longer names (an earlier design's) are left out
         named = {
             EvalSpec(split=str(e.get("split", "test")), limit=e.get("limit")).key
-            for e in (suite_raw["envs"][env] or {}).get("eval") or []
+            for e in (suite_raw["envs"][env] or {}).get("eval") or DEFAULT_EVAL
         }
         lists = sorted({lk for v in runs.values() for lk in v["entries"]} | ((set(starts) & named) or set(starts)))
         erep: dict[str, Any] = {"lists": {}, "cost": {}}

@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "DEFAULT_EVAL",
     "METHOD_FIELDS",
     "EnvSpec",
     "EvalSpec",
@@ -184,6 +185,10 @@ class EvalSpec:
     def key(self) -> str:
         """File-name key of this eval list."""
         return self.split + (f"-first{self.limit}" if self.limit is not None else "")
+
+
+#: A family's eval lists when its suite entry has no ``eval`` key: the whole documented ``test`` list.
+DEFAULT_EVAL: list[dict[str, Any]] = [{"split": "test"}]
 
 
 @dataclass(frozen=True)
@@ -392,7 +397,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         start = _dataclass(
             StartSpec, {**start_shared, **_mapping(ed.get("start"), f"{ew}.start")}, f"{ew}.start"
         )
-        evals_raw = ed.get("eval", [{"split": "test"}])
+        evals_raw = ed.get("eval", DEFAULT_EVAL)
         if not isinstance(evals_raw, list) or not evals_raw:
             raise SuiteError(f"{ew}.eval must be a non-empty list of eval lists, e.g. [{{split: test}}]")
         evals = tuple(

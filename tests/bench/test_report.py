@@ -107,9 +107,12 @@ def test_report_leaves_out_start_lists_the_suite_no_longer_names(results):
     (results / "suite.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     (results / "starts/guess/eval/valid.json").write_text(json.dumps(guess_entry("start", won(2))))
     assert list(make_report(results, plots=False)["envs"]["guess"]["lists"]) == ["test"]
-    del raw["envs"]["guess"]["eval"]  # a suite without eval lists: every list the start was evaluated on
+    raw["envs"]["guess"]["eval"] = [{"split": "test"}, {"split": "valid"}]
     (results / "suite.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     assert list(make_report(results, plots=False)["envs"]["guess"]["lists"]) == ["test", "valid"]
+    del raw["envs"]["guess"]["eval"]  # no eval key: the suite loader's default, the test list only
+    (results / "suite.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert list(make_report(results, plots=False)["envs"]["guess"]["lists"]) == ["test"]
 
 
 def test_report_needs_a_results_folder(tmp_path):
