@@ -44,7 +44,10 @@ class TrainConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Env constructor kwargs (e.g. split, data path)."""
     task_pool: int = 16
-    """Training tasks are ``task_index`` 0..task_pool-1; each iteration draws ``groups_per_batch`` of them."""
+    """Training tasks are ``task_index`` task_offset..task_offset+task_pool-1; each iteration draws
+    ``groups_per_batch`` of them."""
+    task_offset: int = 0
+    """First ``task_index`` of the pool, e.g. to train on generated games a behaviour-cloned start never saw."""
     max_steps: int | None = None
     """Maximum turns per episode (None: the env's own limit)."""
 
@@ -237,6 +240,7 @@ class TrainConfig:
         need(self.groups_per_batch >= 1, "groups_per_batch must be >= 1")
         need(self.group_size >= 1, "group_size must be >= 1")
         need(self.task_pool >= 1, "task_pool must be >= 1")
+        need(self.task_offset >= 0, "task_offset must be >= 0")
         need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1 or None")
         need(self.temperature > 0, "temperature must be > 0")
         need(0 < self.top_p <= 1, "top_p must be in (0, 1]")

@@ -342,7 +342,7 @@ class PGTrainer:
             seed = iteration_seed(cfg.seed, it, 2 + rnd)
             torch.manual_seed(seed)
             agent = self.make_agent(seed)
-            batch = collect(agent, cfg.env_id, tasks=[{"task_index": int(i)} for i in idx],
+            batch = collect(agent, cfg.env_id, tasks=[{"task_index": cfg.task_offset + int(i)} for i in idx],
                             group_size=cfg.group_size, seed=seed % 1_000_000_007, env_kwargs=cfg.env_kwargs,
                             max_steps=cfg.max_steps, progress=False, env_workers=self._env_pool())
             r = shaped_rewards(batch, cfg)

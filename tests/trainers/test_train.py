@@ -206,6 +206,21 @@ def test_env_workers_must_be_a_count():
         TrainConfig(**{**FAST, "output_dir": "unused", "env_workers": -1})
 
 
+
+def test_task_offset_shifts_the_training_pool(tmp_path):
+    import gymnasium as gym
+
+    env = gym.make("empg/KeyDoor-v0", size=2, num_tasks=8)
+    ids = [env.reset(options={"task_index": i})[1]["task_id"] for i in range(8)]
+    assert len(set(ids)) == 8
+    t = PGTrainer(_cfg(tmp_path, env_kwargs={"size": 2, "num_tasks": 8}, task_offset=4, task_pool=4,
+                       groups_per_batch=8))
+    t.setup()
+    played = {tr.task_id for tr in t.rollout(0)[0]}
+    assert played and played <= set(ids[4:])  # 8 draws from a pool of 4: only tasks 4..7
+    with pytest.raises(ValueError, match="task_offset must be >= 0"):
+        TrainConfig(**{**FAST, "output_dir": "unused", "task_offset": -1})
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_rollout_reports_the_share_of_groups_with_a_return_signal(tmp_path, warm_start, dynamic):
